@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { fakeStatus } from "../api/fake_control.ts";
+import {
+  formatDuration,
+  formatExit,
+  formatHealth,
+  formatKeyValues,
+  formatLogs,
+  formatOrchestrator,
+  formatServices,
+  formatState,
+  formatStatus,
+  formatTable,
+} from "./format.ts";
+
+Deno.test("formatDuration() shows the two largest units", () => {
+  assert.equal(formatDuration(0), "0s");
+  assert.equal(formatDuration(3), "3s");
+  assert.equal(formatDuration(3.9), "3s");
+  assert.equal(formatDuration(59), "59s");
+  assert.equal(formatDuration(60), "1m00s");
+  assert.equal(formatDuration(252), "4m12s");
+  assert.equal(formatDuration(3599), "59m59s");
+  assert.equal(formatDuration(2 * 3600 + 5 * 60 + 9), "2h05m");
+  assert.equal(formatDuration(86399), "23h59m");
+  assert.equal(formatDuration(3 * 86400 + 4 * 3600 + 59), "3d04h");
+  assert.equal(formatDuration(400 * 86400), "400d00h");
+  assert.equal(formatDuration(-1), "-");
+  assert.equal(formatDuration(NaN), "-");
+  assert.equal(formatDuration(Infinity), "-");
+});
+
+Deno.test("formatTable() aligns columns without trailing spaces", () => {
+  assert.equal(
+    formatTable([["NAME", "PID", "REASON"], ["api", "12345", "-"], ["long_name", "7", ""]]),
+    "NAME       PID    REASON\napi        12345  -\nlong_name  7",
+  );
+  assert.equal(formatTable([]), "");
+});
+
+Deno.test("formatTable() ignores ANSI escapes when measuring", () => {
+  const green = "\x1b[32mrunning\x1b[0m";
+  const lines = formatTable([["STATUS", "PID"], [green, "1"], ["stopped", "-"]]).split("\n");
+  assert.equal(lines[1], `${green}  1`);
+  assert.equal(lines[2], "stopped  -");
+});
+
+Deno.test("formatServices() lists every column, with - for null", () => {
+  const text = formatServices([
+    fakeStatus("api", {
+      status: "running",
+      pid: 1234,
+      started_at: "2024-01-01T00:00:00Z",
+      uptime: 252,
+      restarts: 2,
+      crash_count: 1,
+      health: { healthy: true, message: "OK" },
+    }),
+    fakeStatus("worker", {
+      status: "failed",
+      reason: "exited with code 1 (max_restarts 3 reached)",
+    }),
+    fakeStatus("db", { status: "backoff", health: { healthy: null, message: "waiting" } }),
+  ], { color: false });
+  assert.equal(
+    text,
+    [
+      "NAME    STATUS   PID   UPTIME  RESTARTS  CRASHES  HEALTH   REASON",
+      "api     running  1234  4m12s   2         1        healthy  -",
+      "worker  failed   -     -       0         0        -        exited with code 1 (max_restarts 3 reached)",
+      "db      backoff  -     -       0         0        unknown  -",
+    ].join("\n"),
+  );
+  assert.equal(text.includes("\x1b"), false);
+});
+
+Deno.test("formatServices() colours the state only when asked", () => {
+  const services = [fakeStatus("a", { status: "running" }), fakeStatus("b", { status: "failed" })];
+  const text = formatServices(services, { color: true });
+  assert.ok(text.includes("\x1b[32mrunning\x1b[0m"));
+  assert.ok(text.includes("\x1b[31mfailed\x1b[0m"));
+  assert.equal(formatServices([fakeStatus("a")], { color: false }).includes("\x1b"), false);
+});
+
+Deno.test("formatState() uses green, yellow, red and dim", () => {
+  assert.equal(formatState("running"), "running");
+  assert.equal(formatState("running", { color: true }), "\x1b[32mrunning\x1b[0m");
+  for (const s of ["starting", "backoff", "stopping"] as const) {
+    assert.equal(formatState(s, { color: true }), `\x1b[33m${s}\x1b[0m`);
+  }
+  for (const s of ["failed", "cooldown"] as const) {
+    assert.equal(formatState(s, { color: true }), `\x1b[31m${s}\x1b[0m`);
+  }
+  for (const s of ["stopped", "exited"] as const) {
+    assert.equal(formatState(s, { color: true }), `\x1b[2m${s}\x1b[0m`);
+  }
+});
+
+Deno.test("formatKeyValues() aligns values in one column", () => {
+  assert.equal(formatKeyValues([["a", "1"], ["long", "2"], ["e", ""]]), "a:    1\nlong: 2\ne:");
+});
+
+Deno.test("formatStatus() shows every field as key: value", () => {
+  const text = formatStatus(fakeStatus("api", {
+    status: "exited",
+    last_exit: { code: 1, signal: null, at: "2024-01-01T00:00:00Z" },
+    port: 8081,
+  }));
+  const lines = text.split("\n");
+  assert.equal(lines.length, 18);
+  assert.equal(lines[0], "name:            api");
+  assert.ok(lines.includes("status:          exited"));
+  assert.ok(lines.includes("last_exit:       code 1 at 2024-01-01T00:00:00Z"));
+  assert.ok(lines.includes("port:            8081"));
+  assert.ok(lines.includes("pid:             -"));
+  assert.ok(lines.includes("health:          unknown (no check)"));
+});
+
+Deno.test("formatExit() and formatHealth() describe their values", () => {
+  assert.equal(formatExit(null), "-");
+  assert.equal(formatExit({ code: null, signal: "SIGKILL", at: "t" }), "signal SIGKILL at t");
+  assert.equal(formatHealth({ healthy: true, message: "OK" }), "healthy (OK)");
+  assert.equal(formatHealth({ healthy: false, message: "" }), "unhealthy");
+});
+
+Deno.test("formatOrchestrator() shows non-zero counts", () => {
+  const text = formatOrchestrator({
+    version: "1.2.3",
+    uptime: 3700,
+    pid: 9,
+    services: {
+      total: 3,
+      running: 2,
+      failed: 1,
+      stopped: 0,
+      starting: 0,
+      backoff: 0,
+      cooldown: 0,
+      stopping: 0,
+      exited: 0,
+    },
+  }, "http://x:1");
+  assert.equal(
+    text,
+    "url:      http://x:1\nversion:  1.2.3\npid:      9\nuptime:   1h01m\nservices: 3 (2 running, 1 failed)",
+  );
+});
+
+Deno.test("formatLogs() prints sections for both streams and bare lines for one", () => {
+  assert.equal(
+    formatLogs({ stream: "both", stdout: ["a", "b"], stderr: ["c"] }),
+    "==> stdout <==\na\nb\n\n==> stderr <==\nc",
+  );
+  assert.equal(formatLogs({ stream: "stderr", stderr: ["x", "y"] }), "x\ny");
+  assert.equal(formatLogs({ stream: "stdout", stdout: [] }), "");
+});

@@ -1,0 +1,330 @@
+/**
+ * The `edgevisor` command line: `run`, `validate`, and the client commands
+ * (`ls`, `status`, `start`, `stop`, `restart`, `logs`, `health`) that talk to
+ * a running orchestrator over HTTP.
+ *
+ * `main` never exits the process: it resolves to the exit code (0 ok,
+ * 1 runtime failure, 2 usage error or invalid registry) and leaves exiting
+ * to `main.ts`.
+ *
+ * @module
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { parseListenAddress } from "../api/listen.ts";
+import type { ActionBody } from "../api/wire.ts";
+import { DEFAULT_LOG_LINES, LOG_STREAMS, parseLines, parseServiceName } from "../api/params.ts";
+import { RegistryError } from "../errors.ts";
+import { runOrchestrator } from "../orchestrator.ts";
+import { loadRegistry } from "../registry/load.ts";
+import { VERSION } from "../version.ts";
+import { ApiClient } from "./client.ts";
+import {
+  formatHealth,
+  formatLogs,
+  formatOrchestrator,
+  formatServices,
+  formatState,
+  formatStatus,
+} from "./format.ts";
+
+/** Where the CLI writes, and what it knows about its environment. */
+export interface ProgramIo {
+  /** Write text to standard output as is (the text carries its own newlines). */
+  stdout(text: string): void;
+  /** Write text to standard error as is. */
+  stderr(text: string): void;
+  /** Whether standard output is a terminal (enables colour unless `NO_COLOR` is set). @default false */
+  isTerminal?: boolean;
+  /** Environment variables to use instead of the process environment (for tests). */
+  env?: Record<string, string | undefined>;
+}
+
+/** Default base URL of the client commands. */
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+
+/** Default listen address of `edgevisor run`. */
+export const DEFAULT_LISTEN = "127.0.0.1:8080";
+
+/** The real standard output and error of this process. */
+export function denoIo(): ProgramIo {
+  return {
+    stdout: writer(Deno.stdout),
+    stderr: writer(Deno.stderr),
+    isTerminal: Deno.stdout.isTerminal(),
+  };
+}
+
+/**
+ * Run the command line with `args` (without the program name) and resolve to
+ * the exit code. Never calls `Deno.exit`.
+ *
+ * @example
+ * ```ts
+ * if (import.meta.main) Deno.exit(await main(Deno.args, denoIo()));
+ * ```
+ */
+export async function main(args: string[], io: ProgramIo = denoIo()): Promise<number> {
+  const state = { exitCode: 0 };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return state.exitCode;
+  } catch (error) {
+    // Commander has already printed its message (or the help, or the version).
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof RegistryError ? 2 : 1;
+  }
+}
+
+function buildProgram(io: ProgramIo, state: { exitCode: number }) {
+  const env = (name: string): string | undefined => {
+    const value = io.env ? io.env[name] : tryEnv(name);
+    return value === "" ? undefined : value;
+  };
+  const color = io.isTerminal === true && env("NO_COLOR") === undefined;
+  const print = (text: string) => {
+    if (text !== "") io.stdout(text.endsWith("\n") ? text : text + "\n");
+  };
+  const printJson = (body: unknown) => io.stdout(JSON.stringify(body, null, 2) + "\n");
+
+  const program = new Command()
+    .name("edgevisor")
+    .description("Supervise the services of an edge device, with an OmegaOS-compatible HTTP API")
+    .version(
+      `edgevisor ${VERSION} (deno ${Deno.version.deno}, ${Deno.build.target})`,
+      "-V, --version",
+      "print the version",
+    )
+    .helpOption("-h, --help", "print this help")
+    .helpCommand("help [command]", "print the help of a command")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) => write(text),
+    })
+    .showSuggestionAfterError()
+    .addHelpText(
+      "after",
+      `
+Environment:
+  EDGEVISOR_URL       default --url of the client commands (${DEFAULT_URL})
+  EDGEVISOR_REGISTRY  default --registry of run (service_registry.json)
+  LOGS_DIRECTORY      default --log-dir of run (logs)
+  STATE_DIRECTORY     default --state-dir of run (.edgevisor)
+  NO_COLOR            never colour the output
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
+    );
+
+  program
+    .command("run")
+    .description("load the registry, serve the API and supervise the services until SIGTERM")
+    .option(
+      "--registry <file>",
+      "registry file (JSON, or YAML by extension)",
+      env("EDGEVISOR_REGISTRY") ?? "service_registry.json",
+    )
+    .option("--listen <host:port>", "address of the HTTP API", listenArg, DEFAULT_LISTEN)
+    .option("--log-dir <dir>", "directory of the service logs", env("LOGS_DIRECTORY") ?? "logs")
+    .option(
+      "--state-dir <dir>",
+      "directory of the orchestrator's state",
+      env("STATE_DIRECTORY") ?? ".edgevisor",
+    )
+    .action(async (options) => {
+      state.exitCode = await runOrchestrator({
+        registry: options.registry,
+        listen: options.listen,
+        logDir: options.logDir,
+        stateDir: options.stateDir,
+      });
+    });
+
+  program
+    .command("validate")
+    .description("check a registry file and list every problem found")
+    .argument("<file>", "registry file (JSON, or YAML by extension)")
+    .option("--json", "print the result as JSON")
+    .action(async (file, options) => {
+      try {
+        const registry = await loadRegistry(file, io.env ? { env: io.env } : undefined);
+        const names = registry.services.map((s) => s.name);
+        if (options.json) printJson({ ok: true, file, services: names });
+        else {
+          print(
+            `${file}: valid, ${plural(names.length, "service")}${
+              names.length ? ` (${names.join(", ")})` : ""
+            }`,
+          );
+        }
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        state.exitCode = 2;
+        if (options.json) {
+          printJson({ ok: false, file, problems: error.problems });
+          return;
+        }
+        io.stderr(
+          `${file}: ${plural(error.problems.length, "problem")}\n` +
+            error.problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}\n`).join(""),
+        );
+      }
+    });
+
+  const urlOption = () =>
+    new Option("--url <url>", "base URL of the edgevisor API")
+      .argParser(urlArg)
+      .default(env("EDGEVISOR_URL") ?? DEFAULT_URL);
+  const jsonOption = () => new Option("--json", "print the raw JSON answer");
+  const nameArgument = "service name";
+
+  program
+    .command("ls")
+    .alias("list")
+    .description("list every service with its state")
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (options) => {
+      const body = await new ApiClient(options.url).list();
+      if (options.json) printJson(body);
+      else print(formatServices(body.services, { color }));
+    });
+
+  program
+    .command("status")
+    .description("show every field of one service")
+    .argument("<name>", nameArgument, nameArg)
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).status(name);
+      if (options.json) printJson(body);
+      else print(formatStatus(body, { color }));
+    });
+
+  const actionSummary = (body: ActionBody) =>
+    `${body.message}: ${formatState(body.status, { color })}${
+      body.pid === null ? "" : `, pid ${body.pid}`
+    }`;
+
+  program
+    .command("start")
+    .description("start a service that is not running")
+    .argument("<name>", nameArgument, nameArg)
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).start(name);
+      if (options.json) printJson(body);
+      else print(actionSummary(body));
+    });
+
+  program
+    .command("stop")
+    .description("stop a service and its whole process group")
+    .argument("<name>", nameArgument, nameArg)
+    .option("--force", "kill the process group at once instead of the graceful stop")
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).stop(name, { force: options.force === true });
+      if (options.json) printJson(body);
+      else print(actionSummary(body));
+    });
+
+  program
+    .command("restart")
+    .description("stop a service (if running) and start it again")
+    .argument("<name>", nameArgument, nameArg)
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).restart(name);
+      if (options.json) printJson(body);
+      else print(actionSummary(body));
+    });
+
+  program
+    .command("logs")
+    .description("print the last lines of a service's output")
+    .argument("<name>", nameArgument, nameArg)
+    .addOption(
+      new Option("-n, --lines <n>", "number of lines, 0 to 10000")
+        .argParser(linesArg)
+        .default(DEFAULT_LOG_LINES),
+    )
+    .addOption(
+      new Option("--stream <stream>", "which output to print").choices(LOG_STREAMS).default(
+        "both" as const,
+      ),
+    )
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).logs(name, {
+        lines: options.lines,
+        stream: options.stream,
+      });
+      if (options.json) printJson(body);
+      else print(formatLogs(body));
+    });
+
+  program
+    .command("health")
+    .description("show the orchestrator's health, or one service's health check")
+    .argument("[name]", "service name (omit for the orchestrator)", nameArg)
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const client = new ApiClient(options.url);
+      if (name === undefined) {
+        const body = await client.health();
+        if (options.json) printJson(body);
+        else print(formatOrchestrator(body, client.baseUrl));
+        return;
+      }
+      const body = await client.serviceHealth(name);
+      if (options.json) printJson(body);
+      else print(`${body.name}: ${formatHealth(body)}`);
+    });
+
+  return program;
+}
+
+/** Turn a parameter error into commander's invalid-argument error (a usage error). */
+function usage<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+const nameArg = usage(parseServiceName);
+const linesArg = usage(parseLines);
+const listenArg = usage((value: string) => (parseListenAddress(value), value));
+const urlArg = usage((value: string) => new ApiClient(value).baseUrl);
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function tryEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: behave as if unset
+  }
+}
+
+function writer(file: { writeSync(data: Uint8Array): number }): (text: string) => void {
+  const encoder = new TextEncoder();
+  return (text) => {
+    let bytes = encoder.encode(text);
+    while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+  };
+}

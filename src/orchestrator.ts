@@ -1,0 +1,170 @@
+/**
+ * `edgevisor run`: load the registry, listen, supervise until a signal.
+ *
+ * @module
+ */
+import { createApp } from "./api/app.ts";
+import { parseListenAddress } from "./api/listen.ts";
+import { RegistryError } from "./errors.ts";
+import { loadRegistry } from "./registry/load.ts";
+import { readProcStat } from "./supervisor/process.ts";
+import { Supervisor } from "./supervisor/supervisor.ts";
+import { VERSION } from "./version.ts";
+
+/** Options of `edgevisor run`. */
+export interface RunOptions {
+  /** Registry file (JSON, or YAML by extension). */
+  registry: string;
+  /** `HOST:PORT` the API listens on. @default "127.0.0.1:8080" */
+  listen: string;
+  /** Directory of the service log files. */
+  logDir: string;
+  /** Directory where pids of children are remembered across orchestrator restarts. */
+  stateDir: string;
+  /** Where the orchestrator's own log lines go. @default stderr */
+  log?: (line: string) => void;
+}
+
+/** Exit codes of `edgevisor run`. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** A line on stderr; with a timestamp unless journald adds its own. */
+function stderrLog(line: string): void {
+  const stamp = Deno.env.get("JOURNAL_STREAM") ? "" : `${new Date().toISOString()} `;
+  console.error(`${stamp}edgevisor: ${line}`);
+}
+
+/**
+ * Run the orchestrator until SIGTERM or SIGINT; resolves to the exit code:
+ * 0 after a clean stop, 1 on a runtime failure (port taken, state directory
+ * in use), 2 for an invalid registry or bad options. Nothing is started
+ * unless the registry is valid and the API listens.
+ */
+export async function runOrchestrator(options: RunOptions): Promise<number> {
+  const log = options.log ?? stderrLog;
+  // Lets registries run demo services with the Deno that runs edgevisor.
+  if (!Deno.env.get("DENO_EXEC_PATH")) Deno.env.set("DENO_EXEC_PATH", Deno.execPath());
+
+  let address;
+  try {
+    address = parseListenAddress(options.listen);
+  } catch (err) {
+    log(`error: invalid --listen ${JSON.stringify(options.listen)}: ${(err as Error).message}`);
+    return EXIT.usage;
+  }
+  let registry;
+  try {
+    registry = await loadRegistry(options.registry);
+  } catch (err) {
+    if (err instanceof RegistryError) {
+      log(`error: ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+
+  try {
+    await Deno.mkdir(options.logDir, { recursive: true });
+    await Deno.mkdir(options.stateDir, { recursive: true });
+  } catch (err) {
+    log(`error: cannot create directories: ${(err as Error).message}`);
+    return EXIT.failure;
+  }
+  const lock = takeLock(options.stateDir);
+  if (typeof lock === "string") {
+    log(`error: ${lock}`);
+    return EXIT.failure;
+  }
+
+  const supervisor = new Supervisor(registry, {
+    logDir: options.logDir,
+    stateDir: options.stateDir,
+    log,
+  });
+  const app = createApp(supervisor);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: address.hostname,
+      port: address.port,
+      onListen: () => {},
+    }, app.fetch);
+  } catch (err) {
+    const why = err instanceof Deno.errors.AddrInUse
+      ? "the address is already in use"
+      : (err as Error).message;
+    log(`error: cannot listen on ${options.listen}: ${why}`);
+    lock.release();
+    return EXIT.failure;
+  }
+  log(
+    `edgevisor ${VERSION} (pid ${Deno.pid}): ${registry.services.length} services from ${registry.source}; API on http://${options.listen}`,
+  );
+
+  let signals = 0;
+  const { promise: stopRequested, resolve: requestStop } = Promise.withResolvers<void>();
+  const onStopSignal = (signal: Deno.Signal) => () => {
+    signals++;
+    if (signals === 1) {
+      log(`${signal}: stopping every service`);
+      requestStop();
+    } else {
+      log(`${signal} again: killing every service now`);
+      supervisor.kill();
+    }
+  };
+  const onHangup = () => log("SIGHUP: ignored (reload is not available in this version)");
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGTERM", onStopSignal("SIGTERM")],
+    ["SIGINT", onStopSignal("SIGINT")],
+    ["SIGHUP", onHangup],
+  ];
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+
+  try {
+    await supervisor.boot();
+    await stopRequested;
+    await supervisor.shutdown();
+    await server.shutdown();
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    lock.release();
+  }
+  log("stopped");
+  return signals > 1 ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * Make sure no other live orchestrator uses `stateDir`: two would each start
+ * a copy of every service. Returns a release function or the reason.
+ */
+function takeLock(stateDir: string): { release(): void } | string {
+  const path = `${stateDir}/edgevisor.lock.json`;
+  try {
+    const held = JSON.parse(Deno.readTextFileSync(path)) as { pid: number; start_time: number };
+    const stat = readProcStat(held.pid);
+    if (held.pid !== Deno.pid && stat && stat.startTime === held.start_time && stat.state !== "Z") {
+      return `another edgevisor (pid ${held.pid}) uses the state directory "${stateDir}"`;
+    }
+  } catch {
+    // no lock, or an unreadable one: take it
+  }
+  const own = readProcStat(Deno.pid);
+  try {
+    Deno.writeTextFileSync(
+      path,
+      JSON.stringify({ pid: Deno.pid, start_time: own?.startTime ?? 0 }) + "\n",
+    );
+  } catch (err) {
+    return `cannot write "${path}": ${(err as Error).message}`;
+  }
+  return {
+    release() {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

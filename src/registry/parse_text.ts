@@ -1,0 +1,196 @@
+/**
+ * First step of loading a registry: turn JSON or YAML text into a value,
+ * reporting syntax errors with `line:column`.
+ *
+ * @module
+ */
+import { parseDocument } from "yaml";
+import type { RegistryProblem } from "../errors.ts";
+
+/** Text format of a registry file. */
+export type RegistryFormat = "json" | "yaml";
+
+/** Outcome of {@link parseText}: a value, or the syntax problems (path `""`). */
+export type ParseResult =
+  | { ok: true; value: unknown }
+  | { ok: false; problems: RegistryProblem[] };
+
+/** Most YAML aliases one document may expand; guards against "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Parse registry text. An empty (or blank, or comment-only YAML) document is
+ * a problem, `registry is empty`. Never throws.
+ *
+ * @example
+ * ```ts
+ * parseText('{"services": [}', "json");
+ * // { ok: false, problems: [{ path: "", message: "invalid JSON at 1:15: unexpected \"}\"" }] }
+ * ```
+ */
+export function parseText(text: string, format: RegistryFormat): ParseResult {
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  if (body.trim() === "") return failure("registry is empty");
+  return format === "yaml" ? parseYaml(body) : parseJson(body);
+}
+
+function failure(...messages: string[]): ParseResult {
+  return { ok: false, problems: messages.map((message) => ({ path: "", message })) };
+}
+
+function parseJson(text: string): ParseResult {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    const found = findJsonSyntaxError(text);
+    if (found === undefined) return failure(`invalid JSON: ${messageOf(error)}`);
+    return failure(`invalid JSON at ${lineColumn(text, found.offset)}: ${found.reason}`);
+  }
+}
+
+function parseYaml(text: string): ParseResult {
+  try {
+    const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    if (document.errors.length > 0) {
+      return failure(
+        ...document.errors.map((e) =>
+          `invalid YAML at ${lineColumn(text, e.pos[0])}: ${e.message}`
+        ),
+      );
+    }
+    // A document of only comments, `---` or an explicit null has no registry in it.
+    const value: unknown = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    if (value === null || value === undefined) return failure("registry is empty");
+    return { ok: true, value };
+  } catch (error) {
+    return failure(`invalid YAML: ${messageOf(error)}`);
+  }
+}
+
+/** `line:column` (both from 1) of a character offset in `text`. */
+export function lineColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(Math.max(offset, 0), text.length);
+  for (let i = text.indexOf("\n"); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `${line}:${end - lineStart + 1}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Where JSON text first goes wrong and why. */
+export interface JsonSyntaxError {
+  /** Character offset of the offending character (the text length at an early end). */
+  offset: number;
+  /** What is wrong, e.g. `expected "," or "}"`. */
+  reason: string;
+}
+
+type Expect = "value" | "value-or-close" | "key" | "key-or-close" | "colon" | "after-value";
+
+/**
+ * Find the first JSON syntax error in `text`, or undefined when it is valid.
+ * Used because `JSON.parse` does not always say where it failed. Iterative,
+ * so deep nesting cannot overflow the stack.
+ */
+export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
+  const stack: string[] = [];
+  let expect: Expect = "value";
+  let i = 0;
+  const fail = (reason: string, offset = i): JsonSyntaxError => ({ offset, reason });
+  const shown = (offset: number) => JSON.stringify(String.fromCodePoint(text.codePointAt(offset)!));
+  while (true) {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+    if (i >= text.length) {
+      return stack.length === 0 && expect === "after-value"
+        ? undefined
+        : fail("unexpected end of input");
+    }
+    const c = text[i]!;
+    if (expect === "after-value") {
+      const top = stack.at(-1);
+      if (top === undefined) return fail(`unexpected ${shown(i)} after the end of the document`);
+      const close = top === "[" ? "]" : "}";
+      if (c === ",") expect = top === "[" ? "value" : "key";
+      else if (c === close) stack.pop();
+      else return fail(`expected "," or "${close}"; got ${shown(i)}`);
+      i++;
+    } else if (expect === "colon") {
+      if (c !== ":") return fail(`expected ":"; got ${shown(i)}`);
+      expect = "value";
+      i++;
+    } else if (expect === "key" || expect === "key-or-close") {
+      if (c === "}") {
+        if (expect === "key") return fail('unexpected "}" after "," (trailing comma)');
+        stack.pop();
+        expect = "after-value";
+        i++;
+      } else if (c === '"') {
+        const error = scanString();
+        if (error) return error;
+        expect = "colon";
+      } else return fail(`expected a double-quoted property name; got ${shown(i)}`);
+    } else {
+      if (c === "]" && expect === "value-or-close") {
+        stack.pop();
+        expect = "after-value";
+        i++;
+      } else if (c === "[" || c === "{") {
+        stack.push(c);
+        expect = c === "[" ? "value-or-close" : "key-or-close";
+        i++;
+      } else if (c === '"') {
+        const error = scanString();
+        if (error) return error;
+        expect = "after-value";
+      } else if (c === "-" || (c >= "0" && c <= "9")) {
+        const match = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+        match.lastIndex = i;
+        const found = match.exec(text);
+        if (found === null || found[0] === "-") return fail("invalid number");
+        const start = i;
+        i += found[0].length;
+        if (i < text.length && /[0-9.eE+-]/.test(text[i]!)) return fail("invalid number", start);
+        expect = "after-value";
+      } else {
+        const word = /[A-Za-z_]+/y;
+        word.lastIndex = i;
+        const literal = word.exec(text)?.[0];
+        if (literal === "true" || literal === "false" || literal === "null") {
+          i += literal.length;
+          expect = "after-value";
+        } else if (c === "]") return fail('unexpected "]" after "," (trailing comma)');
+        else if (literal !== undefined) {
+          return fail(`unexpected word ${JSON.stringify(literal.slice(0, 20))}`);
+        } else return fail(`unexpected ${shown(i)}`);
+      }
+    }
+  }
+
+  function scanString(): JsonSyntaxError | undefined {
+    const start = i;
+    i++;
+    while (i < text.length) {
+      const c = text[i]!;
+      if (c === '"') {
+        i++;
+        return undefined;
+      }
+      if (c === "\\") {
+        const e = text[i + 1];
+        if (e === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return fail("invalid \\u escape");
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else return fail(`invalid escape ${JSON.stringify("\\" + (e ?? ""))}`);
+      } else if (c < " ") return fail("control character in string (use an escape such as \\n)");
+      else i++;
+    }
+    return fail("unterminated string", start);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The registry schema: one zod schema gives the TypeScript types, the
+ * validation messages and `registry/schema.json`. Durations are seconds.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Pattern of a service name: used in URLs, NATS subjects and log file names. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Signals a service may be stopped with. */
+export const STOP_SIGNALS = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+] as const;
+
+/** Restart policies, as in OmegaOS. */
+export const RESTART_POLICIES = ["never", "on-failure", "always"] as const;
+
+/** Informational service types, as in OmegaOS. */
+export const SERVICE_TYPES = ["python", "go", "docker", "node", "binary", "shell"] as const;
+
+const seconds = () => z.number().min(0).max(31_536_000);
+
+/** Timing shared by every health-check kind. */
+const checkTiming = {
+  /** Seconds to wait after start before the first check. @default 0 */
+  initial_delay: seconds().optional(),
+  /** Seconds between checks. @default 10 */
+  interval: seconds().optional(),
+  /** Seconds one check may take. @default 2 */
+  timeout: seconds().optional(),
+  /** Consecutive successes to become healthy. @default 1 */
+  success_threshold: z.int().min(1).max(1000).optional(),
+  /** Consecutive failures to become unhealthy. @default 3 */
+  failure_threshold: z.int().min(1).max(1000).optional(),
+};
+
+const port = () => z.int().min(1).max(65535);
+
+/** An inline health check. */
+export const healthCheckSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("tcp"),
+    host: z.string().min(1).optional(),
+    port: port(),
+    ...checkTiming,
+  }),
+  z.strictObject({
+    type: z.literal("http"),
+    url: z.string().min(1).optional(),
+    host: z.string().min(1).optional(),
+    port: port().optional(),
+    path: z.string().optional(),
+    method: z.enum(["GET", "HEAD", "POST"]).optional(),
+    expected_status: z.tuple([z.int().min(100).max(599), z.int().min(100).max(599)]).optional(),
+    body_contains: z.string().optional(),
+    ...checkTiming,
+  }),
+  z.strictObject({
+    type: z.literal("exec"),
+    command: z.string().min(1),
+    args: z.array(z.string()).optional(),
+    ...checkTiming,
+  }),
+  z.strictObject({
+    type: z.literal("file"),
+    path: z.string().min(1),
+    max_age: seconds().optional(),
+    ...checkTiming,
+  }),
+  z.strictObject({
+    type: z.literal("log"),
+    pattern: z.string().min(1),
+    stream: z.enum(["stdout", "stderr", "both"]).optional(),
+    ...checkTiming,
+  }),
+]);
+
+/** Restart delay: min(max, initial × factor^n) seconds, ±10% jitter. */
+export const backoffSchema = z.strictObject({
+  /** @default 0.5 */
+  initial: seconds().default(0.5),
+  /** @default 2 */
+  factor: z.number().min(1).max(100).default(2),
+  /** @default 30 */
+  max: seconds().default(30),
+  /** Seconds a run must stay up for the restart count to reset. @default 60 */
+  reset_after: seconds().default(60),
+});
+
+/** Crash-loop guard: `max_crashes` within `window` seconds put the service in cooldown. */
+export const crashLoopSchema = z.strictObject({
+  /** @default 5 */
+  max_crashes: z.int().min(1).max(1_000_000).default(5),
+  /** @default 60 */
+  window: seconds().default(60),
+  /** @default 30 */
+  cooldown: seconds().default(30),
+});
+
+/** Rotation of a service's log files. */
+export const logSchema = z.strictObject({
+  /** Size in MiB at which a log file is rotated. @default 10 */
+  max_size_mb: z.number().gt(0).max(1_048_576).default(10),
+  /** Rotated files kept (`.1` … `.keep`). @default 3 */
+  keep: z.int().min(0).max(1000).default(3),
+});
+
+/** Every service field with its default. */
+const serviceShape = {
+  name: z.string().regex(SERVICE_NAME_PATTERN, {
+    error: "expected 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+  }),
+  display_name: z.string().optional(),
+  description: z.string().optional(),
+  type: z.enum(SERVICE_TYPES).optional(),
+  cmd: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  working_dir: z.string().min(1).optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  autostart: z.boolean().default(true),
+  restart_policy: z.enum(RESTART_POLICIES).default("on-failure"),
+  max_restarts: z.int().min(0).max(1_000_000).default(3),
+  backoff: backoffSchema.prefault({}),
+  crash_loop: crashLoopSchema.prefault({}),
+  /** Seconds a new process must stay up to count as `running`. @default 1 */
+  start_grace: seconds().default(1),
+  stop_signal: z.enum(STOP_SIGNALS).default("SIGTERM"),
+  stop_timeout: seconds().default(10),
+  health_check: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  port: port().optional(),
+  log: logSchema.prefault({}),
+};
+
+/** One service, with defaults applied. */
+export const serviceSchema = z.strictObject(serviceShape);
+
+/** The top-level `defaults`: any service field but `name`, none required. */
+export const defaultsSchema = z.strictObject({
+  display_name: serviceShape.display_name,
+  description: serviceShape.description,
+  type: serviceShape.type,
+  cmd: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  working_dir: serviceShape.working_dir,
+  env: z.record(z.string(), z.string()).optional(),
+  autostart: z.boolean().optional(),
+  restart_policy: z.enum(RESTART_POLICIES).optional(),
+  max_restarts: z.int().min(0).max(1_000_000).optional(),
+  backoff: backoffSchema.partial().optional(),
+  crash_loop: crashLoopSchema.partial().optional(),
+  start_grace: seconds().optional(),
+  stop_signal: z.enum(STOP_SIGNALS).optional(),
+  stop_timeout: seconds().optional(),
+  health_check: serviceShape.health_check,
+  port: port().optional(),
+  log: logSchema.partial().optional(),
+});
+
+/** The whole registry file. */
+export const registrySchema = z.strictObject({
+  $schema: z.string().optional(),
+  services: z.array(serviceSchema),
+  defaults: defaultsSchema.optional(),
+  health_checks: z.record(z.string().regex(SERVICE_NAME_PATTERN), healthCheckSchema).optional(),
+});
+
+/** One service definition after defaults (durations in seconds). */
+export type ServiceSpec = z.output<typeof serviceSchema>;
+/** An inline health check. */
+export type HealthCheckSpec = z.output<typeof healthCheckSchema>;
+/** A restart policy name. */
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+/** A stop signal name. */
+export type StopSignal = (typeof STOP_SIGNALS)[number];

@@ -1,0 +1,107 @@
+/**
+ * Process-group I/O on Linux: signal a group, tell whether it still has a
+ * live member, and read a process's start time from `/proc`.
+ *
+ * @module
+ */
+
+/** Send `signal` to every process of group `pgid`; false when the group is gone. */
+export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fields of `/proc/{pid}/stat` that the supervisor needs. */
+export interface ProcStat {
+  /** Process state letter (`R`, `S`, `Z`, …). */
+  state: string;
+  /** Parent pid. */
+  ppid: number;
+  /** Process group id. */
+  pgrp: number;
+  /** Start time in clock ticks since boot: with the pid, identifies one process. */
+  startTime: number;
+}
+
+/** Parse the text of `/proc/{pid}/stat` (the command name may hold spaces and parentheses). */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(" ");
+  // fields[0] is field 3 of proc(5).
+  const state = fields[0];
+  const ppid = Number(fields[1]);
+  const pgrp = Number(fields[2]);
+  const startTime = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(startTime)) return undefined;
+  return { state, ppid, pgrp, startTime };
+}
+
+/** Read `/proc/{pid}/stat`; undefined when the process does not exist. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of the live (not zombie) members of group `pgid`, from a scan of `/proc`. */
+export function groupMembers(pgid: number, startedAtOrAfter = 0): number[] {
+  const members: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readProcStat(pid);
+    if (
+      stat && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X" &&
+      stat.startTime >= startedAtOrAfter
+    ) {
+      members.push(pid);
+    }
+  }
+  return members;
+}
+
+/**
+ * Whether group `pgid` has a live member. A cheap signal probe first; only
+ * when it succeeds, a `/proc` scan that ignores zombies (orphans whose new
+ * parent does not reap them stay zombies and must not count).
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, "SIGCONT")) return false;
+  return groupMembers(pgid).length > 0;
+}
+
+/** Resolve after `ms` milliseconds; the timer is cleared when `signal` aborts. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Wait until group `pgid` has no live member or `deadlineMs` (epoch ms) has
+ * passed. Returns whether the group is gone.
+ */
+export async function waitGroupGone(pgid: number, deadlineMs: number): Promise<boolean> {
+  let pause = 5;
+  while (groupAlive(pgid)) {
+    const left = deadlineMs - Date.now();
+    if (left <= 0) return false;
+    await delay(Math.min(pause, left));
+    pause = Math.min(pause * 2, 50);
+  }
+  return true;
+}
