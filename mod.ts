@@ -54,3 +54,12 @@ export {
   SpawnError,
 } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
+export { Supervisor, type SupervisorOptions } from "./src/supervisor/supervisor.ts";
+export { EventBus, type Listener, type StateEvent, type SupervisorEvent } from "./src/events.ts";
+export {
+  decideAfterExit,
+  type ExitDecision,
+  type RestartConfig,
+  restartConfig,
+  restartDelayMs,
+} from "./src/supervisor/policy.ts";
