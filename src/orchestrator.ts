@@ -7,7 +7,7 @@ import { createApp } from "./api/app.ts";
 import { parseListenAddress } from "./api/listen.ts";
 import { RegistryError } from "./errors.ts";
 import { loadRegistry } from "./registry/load.ts";
-import { readProcStat } from "./supervisor/process.ts";
+import { procReadable, readProcStat } from "./supervisor/process.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { VERSION } from "./version.ts";
 
@@ -45,6 +45,12 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   // Lets registries run demo services with the Deno that runs edgevisor.
   if (!Deno.env.get("DENO_EXEC_PATH")) Deno.env.set("DENO_EXEC_PATH", Deno.execPath());
 
+  if (!procReadable()) {
+    log(
+      'error: edgevisor needs "/proc" (process groups, pids, start times) and Deno grants it only with --allow-all; run it as "deno run --allow-all" or a binary compiled with --allow-all',
+    );
+    return EXIT.failure;
+  }
   let address;
   try {
     address = parseListenAddress(options.listen);
@@ -81,7 +87,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     stateDir: options.stateDir,
     log,
   });
-  const app = createApp(supervisor);
+  const app = createApp(supervisor, { log });
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { HealthCheckSpec } from "./registry/schema.ts";
 
 /** Lifecycle state of one service. Health is a separate field. */
 export type ServiceState =
@@ -76,6 +77,8 @@ export interface ServiceStatus {
   autostart: boolean;
   restart_policy: "never" | "on-failure" | "always";
   port: number | null;
+  /** The configured check: a name from `health_checks`, an inline check, or null. */
+  health_check: string | HealthCheckSpec | null;
   health: HealthInfo;
 }
 

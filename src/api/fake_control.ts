@@ -43,6 +43,7 @@ export function fakeStatus(name: string, overrides: Partial<ServiceStatus> = {})
     autostart: true,
     restart_policy: "on-failure",
     port: null,
+    health_check: null,
     health: { healthy: null, message: "no check" },
     ...overrides,
   };

@@ -53,7 +53,13 @@ export function readProcStat(pid: number): ProcStat | undefined {
 /** Pids of the live (not zombie) members of group `pgid`, from a scan of `/proc`. */
 export function groupMembers(pgid: number, startedAtOrAfter = 0): number[] {
   const members: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return members; // no /proc, or not permitted: nothing can be listed
+  }
+  for (const entry of entries) {
     const pid = Number(entry.name);
     if (!Number.isInteger(pid)) continue;
     const stat = readProcStat(pid);
@@ -74,7 +80,24 @@ export function groupMembers(pgid: number, startedAtOrAfter = 0): number[] {
  */
 export function groupAlive(pgid: number): boolean {
   if (!signalGroup(pgid, "SIGCONT")) return false;
-  return groupMembers(pgid).length > 0;
+  return !procReadable() || groupMembers(pgid).length > 0;
+}
+
+let procChecked: boolean | undefined;
+/**
+ * Whether `/proc` can be read. Deno grants it only with `--allow-all`;
+ * without it, group liveness falls back to the signal probe alone.
+ */
+export function procReadable(): boolean {
+  if (procChecked === undefined) {
+    try {
+      Deno.readTextFileSync("/proc/self/stat");
+      procChecked = true;
+    } catch {
+      procChecked = false;
+    }
+  }
+  return procChecked;
 }
 
 /** Resolve after `ms` milliseconds; the timer is cleared when `signal` aborts. */

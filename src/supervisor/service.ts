@@ -135,6 +135,7 @@ export class Service {
       autostart: spec.autostart,
       restart_policy: spec.restart_policy,
       port: spec.port ?? null,
+      health_check: spec.health_check ?? null,
       health: { healthy: null, message: "no check" },
     };
   }
@@ -149,6 +150,11 @@ export class Service {
     this.#history = FRESH_HISTORY;
     this.#spawn("request");
     return Promise.resolve();
+  }
+
+  /** Start at boot: a spawn failure leaves the service `failed` (and logged) without throwing. */
+  autostart(): void {
+    if (!LIVE_STATES.has(this.#state)) this.#spawn("autostart");
   }
 
   /**
@@ -324,6 +330,7 @@ export class Service {
     if (run.stopRequested && !run.forced) {
       if (!(await waitGroupGone(run.pid, run.stopDeadlineMs))) this.#signal(run, "SIGKILL");
     } else if (groupAlive(run.pid)) {
+      this.#deps.log(`service "${this.name}": killing what is left of process group ${run.pid}`);
       this.#signal(run, "SIGKILL");
     }
     await waitGroupGone(run.pid, Date.now() + KILL_WAIT_MS);

@@ -75,12 +75,7 @@ export class Supervisor implements ServiceControl {
     await Deno.mkdir(this.#pids.dir, { recursive: true });
     await this.reapLeftovers();
     for (const service of this.#services.values()) {
-      if (!service.spec.autostart) continue;
-      try {
-        await service.start();
-      } catch (err) {
-        this.#log(err instanceof Error ? err.message : String(err));
-      }
+      if (service.spec.autostart) service.autostart();
     }
   }
 

@@ -1,0 +1,223 @@
+/**
+ * An append-only log file with size-based rotation that never throws out of
+ * {@linkcode LogFile.write}: when the disk is full or the directory is gone,
+ * output is dropped and counted, reported at most once per interval, and
+ * writing resumes by itself once the file can be opened again.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+
+/** Options of a {@linkcode LogFile}. */
+export interface LogFileOptions {
+  /**
+   * Rotate before a write would make the file larger than this many bytes.
+   * A single chunk larger than this is still written whole, to a fresh file.
+   */
+  maxBytes: number;
+  /**
+   * How many rotated files (`path.1` … `path.{keep}`) to keep; `0` truncates
+   * the file and starts over instead of rotating.
+   */
+  keep: number;
+  /**
+   * Called when output had to be dropped, at most once per `reportIntervalMs`.
+   * The error names the file and the number of bytes dropped since the last report.
+   */
+  onError?: (err: Error) => void;
+  /**
+   * Shortest time between two calls of `onError`, in milliseconds.
+   * @default {60_000}
+   */
+  reportIntervalMs?: number;
+  /**
+   * Clock used to space out reports, in milliseconds.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/**
+ * One log file of one captured stream, rotated by size.
+ *
+ * Writes are serialised: each call to {@linkcode LogFile.write} runs after the
+ * previous one finished, so the size bookkeeping and rotation stay exact even
+ * when callers do not await.
+ *
+ * @example
+ * ```ts
+ * const file = new LogFile("/var/log/edgevisor/api.stdout.log", { maxBytes: 10_000_000, keep: 3 });
+ * await file.write(new TextEncoder().encode("hello\n"));
+ * await file.close();
+ * ```
+ */
+export class LogFile {
+  readonly #path: string;
+  readonly #maxBytes: number;
+  readonly #keep: number;
+  readonly #onError: ((err: Error) => void) | undefined;
+  readonly #reportIntervalMs: number;
+  readonly #now: () => number;
+
+  #file: Deno.FsFile | undefined;
+  #size = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #droppedBytes = 0;
+  #droppedSinceReport = 0;
+  #lastReportAt: number | undefined;
+
+  /**
+   * Create a log file; nothing is opened until the first write.
+   *
+   * @throws {TypeError} If `path` is empty.
+   * @throws {RangeError} If `maxBytes` is not a positive integer, `keep` not a
+   * non-negative integer, or `reportIntervalMs` not a non-negative number.
+   */
+  constructor(path: string, options: LogFileOptions) {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError("Cannot create a log file: the path is empty");
+    }
+    const { maxBytes, keep, onError, reportIntervalMs = 60_000, now = Date.now } = options;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+      throw new RangeError(`Cannot create log file "${path}": maxBytes must be a positive integer`);
+    }
+    if (!Number.isSafeInteger(keep) || keep < 0) {
+      throw new RangeError(`Cannot create log file "${path}": keep must be a non-negative integer`);
+    }
+    if (!(reportIntervalMs >= 0)) {
+      throw new RangeError(
+        `Cannot create log file "${path}": reportIntervalMs must be a non-negative number`,
+      );
+    }
+    this.#path = path;
+    this.#maxBytes = maxBytes;
+    this.#keep = keep;
+    this.#onError = onError;
+    this.#reportIntervalMs = reportIntervalMs;
+    this.#now = now;
+  }
+
+  /** Path of the current file; rotated files are `path.1`, `path.2`, … */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Total bytes that could not be written (including writes after {@linkcode LogFile.close}). */
+  get droppedBytes(): number {
+    return this.#droppedBytes;
+  }
+
+  /**
+   * Append a chunk, rotating first if it would push the file over `maxBytes`.
+   *
+   * Resolves once the whole chunk is written or dropped; never rejects. After
+   * {@linkcode LogFile.close} the chunk is dropped and counted, without a report.
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#closing !== undefined) {
+      this.#droppedBytes += chunk.byteLength;
+      return Promise.resolve();
+    }
+    const next = this.#queue.then(() => this.#write(chunk));
+    this.#queue = next;
+    return next;
+  }
+
+  /** Wait for pending writes, then close the file. Safe to call more than once. */
+  close(): Promise<void> {
+    this.#closing ??= this.#queue.then(() => this.#closeHandle());
+    return this.#closing;
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (chunk.byteLength === 0) return;
+    let written = 0;
+    try {
+      let file = this.#file ?? await this.#open();
+      if (this.#size > 0 && this.#size + chunk.byteLength > this.#maxBytes) {
+        file = await this.#rotate(file);
+      }
+      while (written < chunk.byteLength) {
+        const n = await file.write(chunk.subarray(written));
+        if (n <= 0) throw new Error("the system wrote 0 bytes");
+        written += n;
+        this.#size += n;
+      }
+    } catch (err) {
+      this.#closeHandle();
+      this.#drop(chunk.byteLength - written, err);
+    }
+  }
+
+  async #open(): Promise<Deno.FsFile> {
+    await Deno.mkdir(dirname(this.#path), { recursive: true });
+    const file = await Deno.open(this.#path, { append: true, create: true, mode: 0o644 });
+    try {
+      this.#size = (await file.stat()).size;
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+    this.#file = file;
+    return file;
+  }
+
+  /** Move the current file out of the way (or truncate it when keep is 0) and return the handle to write to. */
+  async #rotate(file: Deno.FsFile): Promise<Deno.FsFile> {
+    if (this.#keep === 0) {
+      await file.truncate(0);
+      this.#size = 0;
+      return file;
+    }
+    this.#closeHandle();
+    for (let i = this.#keep - 1; i >= 1; i--) {
+      await renameIfExists(`${this.#path}.${i}`, `${this.#path}.${i + 1}`);
+    }
+    await renameIfExists(this.#path, `${this.#path}.1`);
+    return await this.#open();
+  }
+
+  #closeHandle(): void {
+    const file = this.#file;
+    this.#file = undefined;
+    this.#size = 0;
+    if (file === undefined) return;
+    try {
+      file.close();
+    } catch {
+      // Already closed or the descriptor is gone: nothing left to release.
+    }
+  }
+
+  #drop(bytes: number, cause: unknown): void {
+    this.#droppedBytes += bytes;
+    this.#droppedSinceReport += bytes;
+    if (this.#onError === undefined) return;
+    const now = this.#now();
+    if (this.#lastReportAt !== undefined && now - this.#lastReportAt < this.#reportIntervalMs) {
+      return;
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const err = new Error(
+      `Cannot write log file "${this.#path}": ${reason} (${this.#droppedSinceReport} bytes dropped since the last report)`,
+      { cause },
+    );
+    this.#lastReportAt = now;
+    this.#droppedSinceReport = 0;
+    try {
+      this.#onError(err);
+    } catch {
+      // A failing reporter must not turn a dropped log line into a crash.
+    }
+  }
+}
+
+async function renameIfExists(from: string, to: string): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
