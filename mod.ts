@@ -12,6 +12,14 @@
  */
 export { type AppOptions, createApp } from "./src/api/app.ts";
 export { type ListenAddress, parseListenAddress } from "./src/api/listen.ts";
+export { openApiDocument } from "./src/api/openapi.ts";
+export { type LiveOptions, SseChannel } from "./src/api/sse.ts";
+export {
+  type FollowedFile,
+  type FollowedLines,
+  type FollowFilesOptions,
+  followLogFiles,
+} from "./src/logs/follow.ts";
 export type {
   ActionBody,
   ErrorBody,
@@ -34,7 +42,12 @@ export {
 export type { HealthCheckSpec, RestartPolicy, ServiceSpec } from "./src/registry/schema.ts";
 export {
   type ExitInfo,
+  type FollowOptions,
   type HealthInfo,
+  type HealthOptions,
+  type HealthRecord,
+  type JobRun,
+  type LogLines,
   type LogStream,
   type LogTail,
   type OrchestratorInfo,
@@ -43,6 +56,7 @@ export {
   type ServiceState,
   type ServiceStatus,
   type StopOptions,
+  type Watch,
 } from "./src/types.ts";
 export {
   BadRequestError,
@@ -54,6 +68,16 @@ export {
   SpawnError,
 } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
+export { formatPrometheus } from "./src/api/prometheus.ts";
+export {
+  type Check,
+  type CheckResult,
+  type CheckSpec,
+  createCheck,
+  Prober,
+  type ProberOptions,
+  runCheck,
+} from "./health/mod.ts";
 export { Supervisor, type SupervisorOptions } from "./src/supervisor/supervisor.ts";
 export { EventBus, type Listener, type StateEvent, type SupervisorEvent } from "./src/events.ts";
 export {
@@ -63,3 +87,29 @@ export {
   restartConfig,
   restartDelayMs,
 } from "./src/supervisor/policy.ts";
+export {
+  type EventMessage,
+  type HeartbeatMessage,
+  NatsPublisher,
+  type NatsPublisherOptions,
+  type NatsSource,
+  type StatusMessage,
+} from "./src/nats/publisher.ts";
+export {
+  ControlError,
+  FleetClient,
+  type FleetNode,
+  type FleetOptions,
+  liveness,
+  type NodeLiveness,
+} from "./src/nats/fleet.ts";
+export { deepEqual, diffRegistries, type RegistryDiff } from "./src/supervisor/reload.ts";
+export { editRegistryFile, type RegistryEdit } from "./src/registry/edit.ts";
+export { type AtomicWriteOptions, writeFileAtomic } from "./src/registry/persist.ts";
+export { UNIT, type UnitOptions, unitText } from "./src/systemd/unit.ts";
+export {
+  Notifier,
+  type NotifierOptions,
+  type NotifyAddress,
+  parseNotifySocket,
+} from "./src/systemd/notify.ts";

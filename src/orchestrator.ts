@@ -9,7 +9,10 @@ import { RegistryError } from "./errors.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { procReadable, readProcStat } from "./supervisor/process.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
+import { reloadOnSignal } from "./supervisor/reload.ts";
+import { systemdReadiness } from "./systemd/readiness.ts";
 import { VERSION } from "./version.ts";
+import { natsOptionsProblem, NatsPublisher, type NatsPublisherOptions } from "./nats/publisher.ts";
 
 /** Options of `edgevisor run`. */
 export interface RunOptions {
@@ -23,6 +26,10 @@ export interface RunOptions {
   stateDir: string;
   /** Where the orchestrator's own log lines go. @default stderr */
   log?: (line: string) => void;
+  /** Publish on NATS (and serve control when `nats.control`); off when undefined. */
+  nats?: NatsPublisherOptions;
+  /** API token: NATS control requests must carry it as `Authorization: Bearer <token>`. */
+  token?: string;
 }
 
 /** Exit codes of `edgevisor run`. */
@@ -68,6 +75,11 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     }
     throw err;
   }
+  const natsProblem = options.nats && natsOptionsProblem(options.nats);
+  if (natsProblem) {
+    log(`error: ${natsProblem}`);
+    return EXIT.usage;
+  }
 
   try {
     await Deno.mkdir(options.logDir, { recursive: true });
@@ -82,12 +94,27 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     return EXIT.failure;
   }
 
+  let endedEverything = false;
   const supervisor = new Supervisor(registry, {
     logDir: options.logDir,
     stateDir: options.stateDir,
     log,
+    onShutdownEverything: (service, reason) => {
+      endedEverything = true;
+      log(
+        `service "${service}" ended (${reason}); on_exit "shutdown_everything": stopping everything`,
+      );
+      requestStop();
+    },
   });
-  const app = createApp(supervisor, { log });
+  const nats = options.nats &&
+    new NatsPublisher({ control: supervisor, events: supervisor.events }, {
+      log,
+      apiToken: options.token,
+      ...options.nats,
+    });
+  const closing = new AbortController(); // ends the event streams, so that the server can shut down
+  const app = createApp(supervisor, { log, live: { signal: closing.signal } });
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -119,7 +146,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
       supervisor.kill();
     }
   };
-  const onHangup = () => log("SIGHUP: ignored (reload is not available in this version)");
+  const onHangup = () => void reloadOnSignal(supervisor, log);
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStopSignal("SIGTERM")],
     ["SIGINT", onStopSignal("SIGINT")],
@@ -127,17 +154,24 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
+  const systemd = systemdReadiness(supervisor, log);
   try {
+    nats?.start();
     await supervisor.boot();
+    await systemd.ready();
     await stopRequested;
+    await systemd.stopping();
     await supervisor.shutdown();
+    await nats?.close();
+    closing.abort();
     await server.shutdown();
   } finally {
+    systemd.close();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     lock.release();
   }
   log("stopped");
-  return signals > 1 ? EXIT.failure : EXIT.ok;
+  return signals > 1 || endedEverything ? EXIT.failure : EXIT.ok;
 }
 
 /**

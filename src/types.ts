@@ -5,6 +5,7 @@
  * @module
  */
 import type { HealthCheckSpec } from "./registry/schema.ts";
+import type { SupervisorEvent } from "./events.ts";
 
 /** Lifecycle state of one service. Health is a separate field. */
 export type ServiceState =
@@ -48,6 +49,32 @@ export interface HealthInfo {
   healthy: boolean | null;
   /** Last message of the check, or `no check`. */
   message: string;
+  /** `healthy`, `unhealthy` or `unknown` (the supervisor always sets it). */
+  state?: "healthy" | "unhealthy" | "unknown";
+  /** When the last check ended, ISO 8601, or null. */
+  last_checked?: string | null;
+  /** Failed checks in a row. */
+  consecutive_failures?: number;
+  /** The last results, newest first (in `GET /api/services/health/{name}` only). */
+  history?: HealthRecord[];
+}
+
+/** One result in a health history. */
+export interface HealthRecord {
+  /** When the check started, ISO 8601. */
+  at: string;
+  /** Whether it passed. */
+  ok: boolean;
+  /** What it saw. */
+  message: string;
+  /** How long it took. */
+  duration_ms: number;
+}
+
+/** Options of {@linkcode ServiceControl.health}. */
+export interface HealthOptions {
+  /** Run one check now and answer with its outcome. */
+  now?: boolean;
 }
 
 /** Status of one service as the API returns it (OmegaOS names). */
@@ -80,6 +107,38 @@ export interface ServiceStatus {
   /** The configured check: a name from `health_checks`, an inline check, or null. */
   health_check: string | HealthCheckSpec | null;
   health: HealthInfo;
+  /** CPU use of the whole process group at the last sample, % of one CPU; null without one. */
+  cpu_percent: number | null;
+  /** Resident memory of the whole process group at the last sample, bytes; null without one. */
+  memory_rss_bytes: number | null;
+  /** Threads of the whole process group at the last sample; null without one. */
+  threads: number | null;
+  /** CPU seconds used by the service's processes since the orchestrator started. */
+  cpu_seconds: number;
+  /** `service`, or `job` for a service that runs to completion. */
+  kind: "service" | "job";
+  /** Jobs only: the last runs, newest first. */
+  runs?: JobRun[];
+  /** Jobs with a `schedule` only: when the next run is due, ISO 8601, or null. */
+  next_run_at?: string | null;
+}
+
+/** One run of a job, as the API shows it. */
+export interface JobRun {
+  /** Run id: 1 for the first run since edgevisor started, then 2, 3… */
+  id: number;
+  /** ISO 8601. */
+  started_at: string;
+  /** ISO 8601, or null while it runs. */
+  ended_at: string | null;
+  /** Exit code, or null (running, or ended by a signal). */
+  exit_code: number | null;
+  /** Signal that ended it, or null. */
+  signal: string | null;
+  /** Duration so far or in total, ms. */
+  duration_ms: number;
+  /** Last lines of its output (both streams, in order of arrival). */
+  output_tail: string[];
 }
 
 /** Tail of a service's logs. */
@@ -97,12 +156,58 @@ export interface OrchestratorInfo {
   pid: number;
   /** Number of services by state, plus `total`. */
   services: Record<ServiceState | "total", number>;
+  /** The orchestrator's own CPU use at the last sample, % of one CPU. */
+  cpu_percent?: number | null;
+  /** The orchestrator's own resident memory, bytes. */
+  memory_rss_bytes?: number;
+  /** CPU seconds used by the orchestrator itself. */
+  cpu_seconds?: number;
+  /** Events published so far. */
+  events?: number;
 }
 
 /** Options of a stop request. */
 export interface StopOptions {
   /** SIGKILL the process group at once instead of the graceful stop. */
   force?: boolean;
+}
+
+/** Names of the services a registry reload added, removed, restarted and left alone. */
+export interface RegistryDiff {
+  /** In the new registry only: created, and started when `autostart`. */
+  added: string[];
+  /** In the old registry only: stopped and dropped. */
+  removed: string[];
+  /** In both with a different definition: stopped and started with the new one. */
+  changed: string[];
+  /** In both with the same definition: left running as they are. */
+  untouched: string[];
+}
+
+/** What {@linkcode ServiceControl.watch} returns: the statuses, then every later event. */
+export interface Watch {
+  /** Status of every service, taken in the same turn as the subscription. */
+  snapshot: ServiceStatus[];
+  /** Stop receiving events. */
+  unsubscribe(): void;
+}
+
+/** New lines of one captured stream, oldest first. */
+export interface LogLines {
+  /** Which stream they were written to. */
+  stream: "stdout" | "stderr";
+  /** The lines, without their line endings. */
+  lines: string[];
+}
+
+/** Options of {@linkcode ServiceControl.followLogs}. */
+export interface FollowOptions {
+  /** How many of the last lines of each stream to give first. */
+  lines: number;
+  /** Which stream(s) to follow. */
+  stream: LogStream;
+  /** Ends the iteration when aborted. */
+  signal: AbortSignal;
 }
 
 /**
@@ -123,8 +228,25 @@ export interface ServiceControl {
   restart(name: string): Promise<ServiceStatus>;
   /** Last `lines` lines of the chosen stream(s). */
   logs(name: string, lines: number, stream: LogStream): Promise<LogTail>;
-  /** Health of one service. */
-  health(name: string): HealthInfo;
+  /** Health of one service, with its history; runs a check first with `now`. */
+  health(name: string, options?: HealthOptions): HealthInfo | Promise<HealthInfo>;
   /** Orchestrator-wide information. */
   info(): OrchestratorInfo;
+  /** Start one run of a job; resolves once it is spawned, with its run id. */
+  run?(name: string): Promise<{ run_id: number; status: ServiceStatus }>;
+  /** Snapshot of every service and, with nothing missed or repeated between them, every later event. */
+  watch(listener: (event: SupervisorEvent) => void): Watch;
+  /** The last lines of the chosen stream(s), then new lines as they are written, across rotations. */
+  followLogs(name: string, options: FollowOptions): AsyncIterable<LogLines>;
+  /**
+   * Re-read the registry file and apply it; an invalid registry changes
+   * nothing and throws `RegistryError` with every problem.
+   */
+  reload(): Promise<RegistryDiff>;
+  /** Add a service at run time: validated like the registry, written back to the registry file. */
+  addService(definition: unknown): Promise<ServiceStatus>;
+  /** Replace a service's definition (written back); it restarts with the new one. */
+  replaceService(name: string, definition: unknown): Promise<ServiceStatus>;
+  /** Stop a service and remove it from the registry file. */
+  removeService(name: string): Promise<void>;
 }

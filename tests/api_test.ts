@@ -23,13 +23,17 @@ import {
 /** Every field of `ServiceStatus` in src/types.ts. */
 const STATUS_FIELDS = [
   "autostart",
+  "cpu_percent",
+  "cpu_seconds",
   "crash_count",
   "description",
   "display_name",
   "health",
   "health_check",
+  "kind",
   "last_exit",
   "last_restart",
+  "memory_rss_bytes",
   "name",
   "next_restart_at",
   "pid",
@@ -39,6 +43,7 @@ const STATUS_FIELDS = [
   "restarts",
   "started_at",
   "status",
+  "threads",
   "type",
   "uptime",
 ];
@@ -73,6 +78,7 @@ Deno.test("API: shapes, conflicts, unknown names, bad parameters and control ove
           description: "sleeps",
           type: "shell",
           port: 8123,
+          health_check: { type: "exec", command: "true", interval: 60 },
           cmd: "sleep",
           args: [String(secs)],
           restart_policy: "always",
@@ -104,7 +110,14 @@ Deno.test("API: shapes, conflicts, unknown names, bad parameters and control ove
     ]);
     for (const s of body.services) {
       assert.deepEqual(Object.keys(s).sort(), STATUS_FIELDS, `fields of ${s.name}`);
-      assert.deepEqual(s.health, { healthy: null, message: "no check" });
+      if (s.name === "web") continue;
+      assert.deepEqual(s.health, {
+        healthy: null,
+        message: "no check",
+        state: "unknown",
+        last_checked: null,
+        consecutive_failures: 0,
+      });
     }
     const [web, idle] = body.services;
     assert.equal(web.status, "running");
@@ -161,10 +174,20 @@ Deno.test("API: shapes, conflicts, unknown names, bad parameters and control ove
     });
   });
 
-  await t.step("GET /api/services/health/NAME answers until checks exist", async () => {
+  await t.step("GET /api/services/health/NAME gives the check's state and history", async () => {
     const { status, body } = await api(url, "GET", "/api/services/health/web");
     assert.equal(status, 200);
-    assert.deepEqual(body, { ok: true, name: "web", healthy: null, message: "no check" });
+    assert.equal(body.healthy, true);
+    assert.equal(body.state, "healthy");
+    assert.equal(body.message, "exit code 0");
+    assert.equal(body.consecutive_failures, 0);
+    assert.match(body.last_checked, ISO);
+    assert.equal(body.history.length, 1);
+    const now = await api(url, "GET", "/api/services/health/web?now=1");
+    assert.equal(now.body.history.length, 2);
+    const idle = await api(url, "GET", "/api/services/health/idle");
+    assert.deepEqual(idle.body.history, []);
+    assert.equal(idle.body.message, "no check");
   });
 
   await t.step(

@@ -364,6 +364,8 @@ export interface OrchestratorOptions {
   port?: number;
   /** Wait until `GET /api/health` answers. @default true */
   waitHealthy?: boolean;
+  /** More environment variables of the orchestrator. */
+  env?: Record<string, string>;
 }
 
 /** A running `edgevisor run` subprocess. */
@@ -444,18 +446,22 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const port = options.port ?? freePort();
   const logDir = `${dir}/logs`;
   const stateDir = `${dir}/state`;
-  const child = spawnMain([
-    "run",
-    "--registry",
-    registryPath,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--log-dir",
-    logDir,
-    "--state-dir",
-    stateDir,
-    ...(options.extraArgs ?? []),
-  ], dir);
+  const child = spawnMain(
+    [
+      "run",
+      "--registry",
+      registryPath,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--log-dir",
+      logDir,
+      "--state-dir",
+      stateDir,
+      ...(options.extraArgs ?? []),
+    ],
+    dir,
+    options.env,
+  );
   const stdout = new TextSink(child.stdout);
   const stderr = new TextSink(child.stderr);
   let exited: Deno.CommandStatus | undefined;

@@ -131,13 +131,13 @@ Deno.test("edgevisor run stops every service on SIGTERM, in reverse order, and e
   assert.match(stderr.trimEnd(), /stopped$/);
 });
 
-Deno.test("edgevisor run ignores SIGHUP and stops cleanly on SIGINT", async () => {
+Deno.test("edgevisor run reloads on SIGHUP (same process) and stops cleanly on SIGINT", async () => {
   await using orch = await startOrchestrator({
     registry: { services: [{ ...FAST, name: "svc", ...sh(`sleep ${uniqueSeconds()}`) }] },
   });
   const { svc } = await allRunning(orch.url, ["svc"]);
   Deno.kill(orch.pid, "SIGHUP");
-  await waitFor(() => orch.stderr().includes("SIGHUP: ignored"), { message: "SIGHUP logged" });
+  await waitFor(() => orch.stderr().includes("registry: 1 untouched"), { message: "reload" });
   assert.equal((await serviceStatus(orch.url, "svc")).pid, svc, "same process after SIGHUP");
   Deno.kill(orch.pid, "SIGINT");
   const status = await orch.status;

@@ -11,9 +11,14 @@
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { EdgevisorError } from "../errors.ts";
+import { EdgevisorError, NotFoundError } from "../errors.ts";
 import type { ServiceControl } from "../types.ts";
-import { parseForce, parseLines, parseServiceName, parseStream } from "./params.ts";
+import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { parseForce, parseLines, parseNow, parseServiceName, parseStream } from "./params.ts";
+import { mountRegistryRoutes } from "./registry_routes.ts";
+import { mountOpenApi } from "./openapi.ts";
+import { mountPage } from "./page.ts";
+import { type LiveOptions, mountLive } from "./sse.ts";
 import type {
   ActionBody,
   ErrorBody,
@@ -31,6 +36,8 @@ export interface AppOptions {
    * @default console.error
    */
   log?: (line: string) => void;
+  /** Event streams: heartbeat period, buffer bound, and the signal that ends them all at shutdown. */
+  live?: LiveOptions;
 }
 
 type Method = "GET" | "POST";
@@ -112,6 +119,21 @@ export function createApp(control: ServiceControl, options: AppOptions = {}): Ho
       },
     },
     {
+      method: "POST",
+      path: "/api/services/run/:name",
+      handle: async (c) => {
+        const service = name(c);
+        if (!control.run) throw new NotFoundError(`Jobs are not available here`);
+        const { run_id, status } = await control.run(service);
+        return c.json({
+          ok: true,
+          message: `Job ${quote(service)} run ${run_id} started`,
+          run_id,
+          ...status,
+        });
+      },
+    },
+    {
       method: "GET",
       path: "/api/services/logs/:name",
       handle: async (c) => {
@@ -128,11 +150,11 @@ export function createApp(control: ServiceControl, options: AppOptions = {}): Ho
     {
       method: "GET",
       path: "/api/services/health/:name",
-      handle: (c) => {
+      handle: async (c) => {
         const service = name(c);
-        return c.json(
-          { ok: true, name: service, ...control.health(service) } satisfies ServiceHealthBody,
-        );
+        const now = parseNow(c.req.query("now"));
+        const health = await control.health(service, { now });
+        return c.json({ ok: true, name: service, ...health } satisfies ServiceHealthBody);
       },
     },
     {
@@ -140,9 +162,20 @@ export function createApp(control: ServiceControl, options: AppOptions = {}): Ho
       path: "/api/health",
       handle: (c) => c.json({ ok: true, ...control.info() } satisfies OrchestratorHealthBody),
     },
+    {
+      method: "GET",
+      path: "/metrics",
+      handle: (c) =>
+        c.body(formatPrometheus(control.list(), control.info()), 200, {
+          "Content-Type": PROMETHEUS_CONTENT_TYPE,
+        }),
+    },
   ];
 
   const app = new Hono();
+  mountLive(app, control, options.live); // first: `logs/:name?follow=1` before the JSON route
+  mountPage(app);
+  mountOpenApi(app);
   for (const route of routes) app.on(route.method, route.path, route.handle);
   // Registered after the real routes: reached only when no route of the right method matched.
   for (const path of new Set(routes.map((r) => r.path))) {
@@ -158,6 +191,8 @@ export function createApp(control: ServiceControl, options: AppOptions = {}): Ho
         { Allow: allow },
       ));
   }
+  // After the 405s above: `DELETE /api/services/list` is a wrong method, not a service named "list".
+  mountRegistryRoutes(app, control);
 
   app.notFound((c) =>
     c.json(

@@ -281,7 +281,7 @@ Deno.test("createApp() answers 404 to an unknown route", async () => {
   const { app } = setup();
   for (
     const path of [
-      "/",
+      "/nope",
       "/api/nope",
       "/api/services/start",
       "/api/services/status/a/b",

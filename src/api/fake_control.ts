@@ -4,17 +4,22 @@
  *
  * @module
  */
-import { ConflictError, NotFoundError } from "../errors.ts";
+import { BadRequestError, ConflictError, NotFoundError } from "../errors.ts";
+import { EventBus, type SupervisorEvent } from "../events.ts";
 import {
+  type FollowOptions,
   type HealthInfo,
+  type LogLines,
   type LogStream,
   type LogTail,
   type OrchestratorInfo,
+  type RegistryDiff,
   SERVICE_STATES,
   type ServiceControl,
   type ServiceState,
   type ServiceStatus,
   type StopOptions,
+  type Watch,
 } from "../types.ts";
 
 /** One recorded call: method name and arguments. */
@@ -45,6 +50,11 @@ export function fakeStatus(name: string, overrides: Partial<ServiceStatus> = {})
     port: null,
     health_check: null,
     health: { healthy: null, message: "no check" },
+    cpu_percent: null,
+    memory_rss_bytes: null,
+    threads: null,
+    cpu_seconds: 0,
+    kind: "service",
     ...overrides,
   };
 }
@@ -61,6 +71,9 @@ export class FakeControl implements ServiceControl {
   #services: Map<string, ServiceStatus>;
   #nextPid = 1000;
   #failure: unknown = undefined;
+  /** Events of `watch`: `start`, `stop` and `restart` emit one `state` event each. */
+  readonly events: EventBus<SupervisorEvent> = new EventBus();
+  #appended = new EventBus<{ name: string } & LogLines>();
 
   /** Create the fake with these services (in registry order). */
   constructor(services: ServiceStatus[]) {
@@ -94,7 +107,9 @@ export class FakeControl implements ServiceControl {
           `Cannot start service ${JSON.stringify(name)}: it is already running`,
         );
       }
+      const from = service.status;
       Object.assign(service, { status: "running", pid: this.#nextPid++, uptime: 0 });
+      this.#emit(service, from);
       return { ...service };
     });
   }
@@ -107,7 +122,9 @@ export class FakeControl implements ServiceControl {
       if (service.status === "stopped") {
         throw new ConflictError(`Cannot stop service ${JSON.stringify(name)}: it is not running`);
       }
+      const from = service.status;
       Object.assign(service, { status: "stopped", pid: null, uptime: 0 });
+      this.#emit(service, from);
       return { ...service };
     });
   }
@@ -122,6 +139,7 @@ export class FakeControl implements ServiceControl {
         pid: this.#nextPid++,
         restarts: service.restarts + 1,
       });
+      this.#emit(service, "stopped");
       return { ...service };
     });
   }
@@ -157,6 +175,110 @@ export class FakeControl implements ServiceControl {
       services.total++;
     }
     return { version: "0.0.0-fake", uptime: 42, pid: 4242, services };
+  }
+
+  /** Snapshot, then the events of `events`. */
+  watch(listener: (event: SupervisorEvent) => void): Watch {
+    this.#record("watch", []);
+    return this.events.subscribeWithSnapshot(
+      () => [...this.#services.values()].map((s) => ({ ...s })),
+      listener,
+    );
+  }
+
+  /** Add lines to `logLines` and hand them to every follower of that service. */
+  appendLog(name: string, stream: "stdout" | "stderr", lines: string[]): void {
+    const all = this.logLines.get(name) ?? { stdout: [], stderr: [] };
+    all[stream].push(...lines);
+    this.logLines.set(name, all);
+    this.#appended.emit({ name, stream, lines });
+  }
+
+  /** The last lines of `logLines`, then what `appendLog` adds, until the signal is aborted. */
+  followLogs(name: string, options: FollowOptions): AsyncIterable<LogLines> {
+    this.#record("followLogs", [name, options.lines, options.stream]);
+    this.#get(name);
+    const all = this.logLines.get(name) ?? { stdout: [], stderr: [] };
+    const streams = options.stream === "both" ? ["stdout", "stderr"] as const : [options.stream];
+    const queue: LogLines[] = streams.map((stream) => ({
+      stream,
+      lines: options.lines === 0 ? [] : all[stream].slice(-options.lines),
+    }));
+    let wake = () => {};
+    const unsubscribe = this.#appended.subscribe((added) => {
+      if (added.name !== name || !streams.some((s) => s === added.stream)) return;
+      queue.push({ stream: added.stream, lines: added.lines });
+      wake();
+    });
+    const { signal } = options;
+    signal.addEventListener("abort", () => wake(), { once: true });
+    return (async function* () {
+      try {
+        while (!signal.aborted) {
+          const next = queue.shift();
+          if (next) yield next;
+          else await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } finally {
+        unsubscribe();
+      }
+    })();
+  }
+
+  #emit(service: ServiceStatus, from: ServiceState): void {
+    this.events.emit({
+      type: "state",
+      service: service.name,
+      from,
+      to: service.status,
+      reason: null,
+      at: new Date().toISOString(),
+      pid: service.pid,
+    });
+  }
+
+  /** What the next `reload` resolves to; by default every service untouched. */
+  reloadResult: RegistryDiff | undefined = undefined;
+
+  /** Record the call and resolve to `reloadResult`. */
+  reload(): Promise<RegistryDiff> {
+    return settle(() => {
+      this.#record("reload", []);
+      return this.reloadResult ??
+        { added: [], removed: [], changed: [], untouched: [...this.#services.keys()] };
+    });
+  }
+
+  /** Add a stopped service named by `definition.name`. */
+  addService(definition: unknown): Promise<ServiceStatus> {
+    return settle(() => {
+      this.#record("addService", [definition]);
+      const name = (definition as { name?: unknown } | null)?.name;
+      if (typeof name !== "string") throw new BadRequestError("Invalid service definition");
+      if (this.#services.has(name)) {
+        throw new ConflictError(`Cannot add service ${JSON.stringify(name)}: it already exists`);
+      }
+      const status = fakeStatus(name);
+      this.#services.set(name, status);
+      return { ...status };
+    });
+  }
+
+  /** Replace a service: its status is kept. */
+  replaceService(name: string, definition: unknown): Promise<ServiceStatus> {
+    return settle(() => {
+      this.#record("replaceService", [name, definition]);
+      return { ...this.#get(name) };
+    });
+  }
+
+  /** Drop a service. */
+  removeService(name: string): Promise<void> {
+    return settle(() => {
+      this.#record("removeService", [name]);
+      this.#get(name);
+      this.#services.delete(name);
+    });
   }
 
   #record(method: FakeCall["method"], args: unknown[]): void {

@@ -13,7 +13,7 @@ import type {
   StatusBody,
 } from "../api/wire.ts";
 import { EdgevisorError } from "../errors.ts";
-import type { LogStream } from "../types.ts";
+import type { LogStream, RegistryDiff } from "../types.ts";
 
 /** The API answered with a non-2xx status; the message is the server's `error` text. */
 export class ApiError extends EdgevisorError {
@@ -100,6 +100,11 @@ export class ApiClient {
     return this.#request("POST", `/api/services/start/${encodeURIComponent(name)}`);
   }
 
+  /** `POST /api/services/run/:name`: one run of a job. */
+  runJob(name: string): Promise<ActionBody & { run_id: number }> {
+    return this.#request("POST", `/api/services/run/${encodeURIComponent(name)}`);
+  }
+
   /** `POST /api/services/stop/:name?force=…`. */
   stop(name: string, options: { force?: boolean } = {}): Promise<ActionBody> {
     const query = options.force ? "?force=true" : "";
@@ -109,6 +114,11 @@ export class ApiClient {
   /** `POST /api/services/restart/:name`. */
   restart(name: string): Promise<ActionBody> {
     return this.#request("POST", `/api/services/restart/${encodeURIComponent(name)}`);
+  }
+
+  /** `POST /api/services/reload`: re-read the registry file; an invalid one gives an `ApiError` (400). */
+  reload(): Promise<{ ok: true; message: string } & RegistryDiff> {
+    return this.#request("POST", "/api/services/reload");
   }
 
   /** `GET /api/services/logs/:name?lines=…&stream=…`. */

@@ -94,9 +94,20 @@ export function formatHealthWord(health: HealthInfo): string {
   return health.message === "no check" ? "-" : "unknown";
 }
 
-/** The table of `edgevisor ls`: NAME STATUS PID UPTIME RESTARTS CRASHES HEALTH REASON. */
+/** The table of `edgevisor ls`: NAME STATUS PID UPTIME CPU MEM RESTARTS CRASHES HEALTH REASON. */
 export function formatServices(services: ServiceStatus[], options: FormatOptions = {}): string {
-  const header = ["NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "CRASHES", "HEALTH", "REASON"];
+  const header = [
+    "NAME",
+    "STATUS",
+    "PID",
+    "UPTIME",
+    "CPU",
+    "MEM",
+    "RESTARTS",
+    "CRASHES",
+    "HEALTH",
+    "REASON",
+  ];
   return formatTable([
     header,
     ...services.map((s) => [
@@ -104,6 +115,8 @@ export function formatServices(services: ServiceStatus[], options: FormatOptions
       formatState(s.status, options),
       s.pid === null ? "-" : String(s.pid),
       uptime(s),
+      formatCpu(s.cpu_percent),
+      formatBytes(s.memory_rss_bytes),
       String(s.restarts),
       String(s.crash_count),
       formatHealthWord(s.health),
@@ -142,7 +155,44 @@ export function formatStatus(status: ServiceStatus, options: FormatOptions = {})
     ["restart_policy", status.restart_policy],
     ["port", dash(status.port)],
     ["health", formatHealth(status.health)],
+    ["cpu", formatCpu(status.cpu_percent)],
+    ["memory", formatBytes(status.memory_rss_bytes)],
+    ["threads", dash(status.threads)],
+    ...(status.kind === "job" ? jobLines(status) : []),
   ]);
+}
+
+/** Extra `status` lines of a job: its next scheduled run and its last runs. */
+function jobLines(status: ServiceStatus): [string, string][] {
+  const lines: [string, string][] = [["kind", "job"]];
+  if (status.next_run_at !== undefined) lines.push(["next_run_at", status.next_run_at ?? "-"]);
+  for (const run of (status.runs ?? []).slice(0, 5)) {
+    const how = run.ended_at === null
+      ? "running"
+      : run.signal !== null
+      ? `killed by ${run.signal}`
+      : `exit ${run.exit_code}`;
+    lines.push([`run ${run.id}`, `${run.started_at} ${how} (${run.duration_ms} ms)`]);
+  }
+  return lines;
+}
+
+/** CPU use as `12.5%`, or `-` without a sample. */
+export function formatCpu(percent: number | null | undefined): string {
+  return percent === null || percent === undefined ? "-" : `${percent.toFixed(1)}%`;
+}
+
+/** Bytes in binary units: `512B`, `1.5K`, `12.3M`, `1.2G`; `-` for null. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return "-";
+  const units = ["B", "K", "M", "G", "T"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
 }
 
 /** Health with its message: `healthy (OK)`, `unknown (no check)`. */

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { fakeStatus } from "../api/fake_control.ts";
 import {
+  formatBytes,
+  formatCpu,
   formatDuration,
   formatExit,
   formatHealth,
@@ -55,6 +57,8 @@ Deno.test("formatServices() lists every column, with - for null", () => {
       restarts: 2,
       crash_count: 1,
       health: { healthy: true, message: "OK" },
+      cpu_percent: 2.5,
+      memory_rss_bytes: 12 * 1024 * 1024,
     }),
     fakeStatus("worker", {
       status: "failed",
@@ -65,10 +69,10 @@ Deno.test("formatServices() lists every column, with - for null", () => {
   assert.equal(
     text,
     [
-      "NAME    STATUS   PID   UPTIME  RESTARTS  CRASHES  HEALTH   REASON",
-      "api     running  1234  4m12s   2         1        healthy  -",
-      "worker  failed   -     -       0         0        -        exited with code 1 (max_restarts 3 reached)",
-      "db      backoff  -     -       0         0        unknown  -",
+      "NAME    STATUS   PID   UPTIME  CPU   MEM    RESTARTS  CRASHES  HEALTH   REASON",
+      "api     running  1234  4m12s   2.5%  12.0M  2         1        healthy  -",
+      "worker  failed   -     -       -     -      0         0        -        exited with code 1 (max_restarts 3 reached)",
+      "db      backoff  -     -       -     -      0         0        unknown  -",
     ].join("\n"),
   );
   assert.equal(text.includes("\x1b"), false);
@@ -107,13 +111,42 @@ Deno.test("formatStatus() shows every field as key: value", () => {
     port: 8081,
   }));
   const lines = text.split("\n");
-  assert.equal(lines.length, 18);
+  assert.equal(lines.length, 21);
   assert.equal(lines[0], "name:            api");
   assert.ok(lines.includes("status:          exited"));
   assert.ok(lines.includes("last_exit:       code 1 at 2024-01-01T00:00:00Z"));
   assert.ok(lines.includes("port:            8081"));
   assert.ok(lines.includes("pid:             -"));
   assert.ok(lines.includes("health:          unknown (no check)"));
+  assert.ok(lines.includes("cpu:             -"));
+});
+
+Deno.test("formatStatus() shows a job's next run and last runs", () => {
+  const text = formatStatus(fakeStatus("nightly", {
+    kind: "job",
+    next_run_at: "2026-01-02T03:00:00.000Z",
+    runs: [{
+      id: 2,
+      started_at: "2026-01-01T03:00:00.000Z",
+      ended_at: "2026-01-01T03:00:01.500Z",
+      exit_code: 0,
+      signal: null,
+      duration_ms: 1500,
+      output_tail: [],
+    }],
+  }));
+  const lines = text.split("\n");
+  assert.ok(lines.includes("next_run_at:     2026-01-02T03:00:00.000Z"), text);
+  assert.ok(lines.includes("run 2:           2026-01-01T03:00:00.000Z exit 0 (1500 ms)"), text);
+});
+
+Deno.test("formatBytes() and formatCpu() use short binary units and one decimal", () => {
+  assert.equal(formatBytes(512), "512B");
+  assert.equal(formatBytes(1536), "1.5K");
+  assert.equal(formatBytes(50 * 1024 * 1024), "50.0M");
+  assert.equal(formatBytes(null), "-");
+  assert.equal(formatCpu(0), "0.0%");
+  assert.equal(formatCpu(null), "-");
 });
 
 Deno.test("formatExit() and formatHealth() describe their values", () => {

@@ -17,7 +17,11 @@ import { RegistryError } from "../errors.ts";
 import { runOrchestrator } from "../orchestrator.ts";
 import { loadRegistry } from "../registry/load.ts";
 import { VERSION } from "../version.ts";
+import { runDefaults } from "../systemd/defaults.ts";
 import { ApiClient } from "./client.ts";
+import { formatGraph } from "./graph.ts";
+import { addDeviceCommands } from "./device_commands.ts";
+import { addNatsRunOptions, NATS_ENV_HELP, natsRunOptions, registerFleet } from "./fleet.ts";
 import {
   formatHealth,
   formatLogs,
@@ -113,6 +117,9 @@ Environment:
   EDGEVISOR_REGISTRY  default --registry of run (service_registry.json)
   LOGS_DIRECTORY      default --log-dir of run (logs)
   STATE_DIRECTORY     default --state-dir of run (.edgevisor)
+  INVOCATION_ID       set by systemd: run then defaults to /etc/edgevisor/registry.json,
+                      /var/log/edgevisor and /var/lib/edgevisor
+${NATS_ENV_HELP}
   NO_COLOR            never colour the output
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
@@ -120,25 +127,28 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
 
   program
     .command("run")
-    .description("load the registry, serve the API and supervise the services until SIGTERM")
+    .description(
+      "load the registry, serve the API and the web page (/services), and supervise the services until SIGTERM",
+    )
     .option(
       "--registry <file>",
       "registry file (JSON, or YAML by extension)",
-      env("EDGEVISOR_REGISTRY") ?? "service_registry.json",
+      runDefaults(env).registry,
     )
     .option("--listen <host:port>", "address of the HTTP API", listenArg, DEFAULT_LISTEN)
-    .option("--log-dir <dir>", "directory of the service logs", env("LOGS_DIRECTORY") ?? "logs")
+    .option("--log-dir <dir>", "directory of the service logs", runDefaults(env).logDir)
     .option(
       "--state-dir <dir>",
       "directory of the orchestrator's state",
-      env("STATE_DIRECTORY") ?? ".edgevisor",
+      runDefaults(env).stateDir,
     )
-    .action(async (options) => {
+    .action(async (options, command) => {
       state.exitCode = await runOrchestrator({
         registry: options.registry,
         listen: options.listen,
         logDir: options.logDir,
         stateDir: options.stateDir,
+        ...natsRunOptions(command.opts(), { stdout: io.stdout, env, color }),
       });
     });
 
@@ -171,6 +181,16 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
             error.problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}\n`).join(""),
         );
       }
+    });
+
+  program
+    .command("graph")
+    .description(
+      "print the dependency graph of a registry as Graphviz DOT (colour: readiness check)",
+    )
+    .argument("<file>", "registry file (JSON, or YAML by extension)")
+    .action(async (file) => {
+      io.stdout(formatGraph(await loadRegistry(file, io.env ? { env: io.env } : undefined)));
     });
 
   const urlOption = () =>
@@ -219,6 +239,18 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       const body = await new ApiClient(options.url).start(name);
       if (options.json) printJson(body);
       else print(actionSummary(body));
+    });
+
+  program
+    .command("job")
+    .description('start one run of a job (kind "job") and print its run id')
+    .argument("<name>", nameArgument, nameArg)
+    .addOption(urlOption())
+    .addOption(jsonOption())
+    .action(async (name, options) => {
+      const body = await new ApiClient(options.url).runJob(name);
+      if (options.json) printJson(body);
+      else print(body.message);
     });
 
   program
@@ -290,6 +322,17 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       else print(`${body.name}: ${formatHealth(body)}`);
     });
 
+  addNatsRunOptions(program, { stdout: io.stdout, env, color });
+  registerFleet(program, { stdout: io.stdout, env, color });
+
+  addDeviceCommands(program, {
+    print,
+    printJson,
+    stderr: io.stderr,
+    setExitCode: (code) => (state.exitCode = code),
+    defaultUrl: env("EDGEVISOR_URL") ?? DEFAULT_URL,
+    urlArg,
+  });
   return program;
 }
 

@@ -210,9 +210,9 @@ Deno.test("main() ls prints a table, or the JSON body with --json", async () => 
     assert.equal(
       result.stdout,
       [
-        "NAME    STATUS   PID  UPTIME  RESTARTS  CRASHES  HEALTH   REASON",
-        "api     running  321  4m12s   0         0        healthy  -",
-        "worker  failed   -    -       0         0        -        exited with code 1",
+        "NAME    STATUS   PID  UPTIME  CPU  MEM  RESTARTS  CRASHES  HEALTH   REASON",
+        "api     running  321  4m12s   -    -    0         0        healthy  -",
+        "worker  failed   -    -       -    -    0         0        -        exited with code 1",
         "",
       ].join("\n"),
     );

@@ -25,6 +25,12 @@ export interface TailOptions {
    * @default {1048576}
    */
   maxLineBytes?: number;
+  /**
+   * Read the current file only up to this byte offset (rotated files whole),
+   * to tail exactly the part of a file that a follower has not read yet.
+   * @default the current size
+   */
+  end?: number;
 }
 
 /**
@@ -52,7 +58,7 @@ export async function tailLines(
   lines: number,
   options: TailOptions = {},
 ): Promise<string[]> {
-  const { keep = 0, blockBytes = 65_536, maxLineBytes = 1_048_576 } = options;
+  const { keep = 0, blockBytes = 65_536, maxLineBytes = 1_048_576, end } = options;
   checkInteger("lines", lines, 0);
   checkInteger("keep", keep, 0);
   checkInteger("blockBytes", blockBytes, 1);
@@ -62,7 +68,8 @@ export async function tailLines(
   const collector = new LineCollector(lines, maxLineBytes);
   let full = false;
   for (let i = 0; i <= keep && !full; i++) {
-    full = await scanBackwards(i === 0 ? path : `${path}.${i}`, blockBytes, collector);
+    const file = i === 0 ? path : `${path}.${i}`;
+    full = await scanBackwards(file, blockBytes, collector, i === 0 ? end : undefined);
   }
   if (!full) collector.startOfStream();
   return collector.result();
@@ -81,6 +88,7 @@ async function scanBackwards(
   path: string,
   blockBytes: number,
   collector: LineCollector,
+  limit: number | undefined,
 ): Promise<boolean> {
   let file: Deno.FsFile;
   try {
@@ -92,7 +100,8 @@ async function scanBackwards(
     throw err;
   }
   try {
-    let end = (await file.stat()).size;
+    const size = (await file.stat()).size;
+    let end = limit === undefined ? size : Math.min(size, Math.max(0, limit));
     while (end > 0) {
       const start = Math.max(0, end - blockBytes);
       const block = new Uint8Array(end - start);

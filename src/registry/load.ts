@@ -15,6 +15,7 @@
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import { RegistryError } from "../errors.ts";
+import { checkDependencies } from "./dependencies.ts";
 import { expandVariables, type VariableLookup } from "./expand.ts";
 import { parseText, type RegistryFormat } from "./parse_text.ts";
 import {
@@ -47,6 +48,8 @@ export interface Registry {
   services: ServiceSpec[];
   /** Named health checks that services refer to by name (top-level `health_checks`). */
   healthChecks: Record<string, HealthCheckSpec>;
+  /** Seconds between two samples of process metrics (top-level `metrics_interval`). @default 2 */
+  metricsInterval?: number;
 }
 
 /** Options of {@link parseRegistry}. */
@@ -149,6 +152,7 @@ function parseOrThrow(text: string, source: string, options: ParseRegistryOption
     dir,
     services: validated.value.services.map((service) => resolveWorkingDir(service, dir)),
     healthChecks: validated.value.health_checks ?? {},
+    metricsInterval: validated.value.metrics_interval ?? 2,
   };
 }
 
@@ -348,9 +352,9 @@ function crossCheck(root: Record<string, unknown>): RawProblem[] {
 
   const checks = isPlainObject(root.health_checks) ? root.health_checks : {};
   const known = Object.keys(checks);
-  const checkReference = (owner: unknown, path: PathSegment[]) => {
+  const checkReference = (owner: unknown, path: PathSegment[], field = "health_check") => {
     if (!isPlainObject(owner)) return;
-    const name = owner.health_check;
+    const name = owner[field];
     if (typeof name !== "string" || name === "" || Object.hasOwn(checks, name)) return;
     const near = suggest(name, known);
     const defined = `defined checks: ${listBriefly(known)}`;
@@ -360,12 +364,17 @@ function crossCheck(root: Record<string, unknown>): RawProblem[] {
       ? `did you mean ${JSON.stringify(near)}? (${defined})`
       : defined;
     problems.push({
-      path: [...path, "health_check"],
+      path: [...path, field],
       message: `unknown health check ${preview(name)}; ${hint}`,
     });
   };
-  checkReference(root.defaults, ["defaults"]);
-  services.forEach((service: unknown, index) => checkReference(service, ["services", index]));
+  for (const field of ["health_check", "readiness", "liveness"]) {
+    checkReference(root.defaults, ["defaults"], field);
+    services.forEach((service: unknown, index) =>
+      checkReference(service, ["services", index], field)
+    );
+  }
+  problems.push(...checkDependencies(services));
   return problems;
 }
 

@@ -106,7 +106,7 @@ Deno.test("parseRegistry() suggests the nearest known key for an unknown key", (
     "services[0].zzzzzzzz: unknown key",
   ]);
   assert.deepEqual(problems({ services: [], extra: 1 }), [
-    "extra: unknown key; expected one of $schema, services, defaults, health_checks",
+    "extra: unknown key; expected one of $schema, services, defaults, health_checks, metrics_interval",
   ]);
 });
 

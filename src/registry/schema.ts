@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { isCron } from "../cron.ts";
 
 /** Pattern of a service name: used in URLs, NATS subjects and log file names. */
 export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -45,6 +46,15 @@ const checkTiming = {
 
 const port = () => z.int().min(1).max(65535);
 
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An inline health check. */
 export const healthCheckSchema = z.discriminatedUnion("type", [
   z.strictObject({
@@ -78,11 +88,32 @@ export const healthCheckSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("log"),
-    pattern: z.string().min(1),
+    pattern: z.string().min(1).refine(isRegExp, { error: "expected a valid regular expression" }),
     stream: z.enum(["stdout", "stderr", "both"]).optional(),
     ...checkTiming,
   }),
 ]);
+
+/** Kinds of service. */
+export const SERVICE_KINDS = ["service", "job"] as const;
+
+/** A lifecycle hook: a command with a timeout, run in the service's directory and environment. */
+export const hookSchema = z.strictObject({
+  cmd: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  /** Seconds before the hook's process group is killed and the hook fails. @default 30 */
+  timeout: z.number().gt(0).max(86_400).default(30),
+});
+
+/** What a dependent waits for: a live process, a passed readiness check, or a clean exit. */
+export const DEPENDENCY_CONDITIONS = ["started", "healthy", "completed_successfully"] as const;
+
+/** One dependency written as an object. */
+export const dependencySchema = z.strictObject({
+  service: z.string().min(1),
+  /** @default "started" */
+  condition: z.enum(DEPENDENCY_CONDITIONS).default("started"),
+});
 
 /** Restart delay: min(max, initial × factor^n) seconds, ±10% jitter. */
 export const backoffSchema = z.strictObject({
@@ -135,9 +166,41 @@ const serviceShape = {
   start_grace: seconds().default(1),
   stop_signal: z.enum(STOP_SIGNALS).default("SIGTERM"),
   stop_timeout: seconds().default(10),
+  /** Readiness and liveness check: a name from `health_checks` or an inline check. */
   health_check: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  /** Check that gates `starting → running` (and dependents); overrides `health_check` for that role. */
+  readiness: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  /** Check whose `failure_threshold` consecutive failures restart the service; overrides `health_check` for that role. */
+  liveness: z.union([z.string().min(1), healthCheckSchema]).optional(),
   port: port().optional(),
   log: logSchema.prefault({}),
+  /** Restart when the process group's RSS stays above this many MiB for two samples. */
+  max_memory_mb: z.number().gt(0).max(16_777_216).optional(),
+  /** Scheduling priority of the process, -20 (highest) to 19 (run through `nice`). */
+  nice: z.int().min(-20).max(19).optional(),
+  /** CPU ids the process may run on (run through `taskset`). */
+  cpu_affinity: z.array(z.int().min(0).max(4095)).min(1).optional(),
+  /** Services to wait for before an automatic start: names, or `{service, condition}`. @default [] */
+  depends_on: z.array(z.union([z.string().min(1), dependencySchema])).default([]),
+  /** Dependencies whose restart restarts this service too. @default [] */
+  restart_with: z.array(z.string().min(1)).default([]),
+  /** `service` runs until stopped; `job` runs to completion and is never restarted by policy. @default "service" */
+  kind: z.enum(SERVICE_KINDS).default("service"),
+  /** When a job runs on its own: `{"every": seconds}` or a five-field cron expression. */
+  schedule: z.union([
+    z.strictObject({ every: z.number().gt(0).max(31_536_000) }),
+    z.string().refine(isCron, {
+      error: "expected a five-field cron expression (minute hour day month weekday)",
+    }),
+  ]).optional(),
+  /** Command run before each start; a failure keeps the service from starting. */
+  pre_start: hookSchema.optional(),
+  /** Command run once the service is `running`. */
+  post_start: hookSchema.optional(),
+  /** Command run after each process of the service has ended. */
+  post_stop: hookSchema.optional(),
+  /** `shutdown_everything`: when this service ends and will not be restarted, stop everything and exit 1. */
+  on_exit: z.enum(["continue", "shutdown_everything"]).default("continue"),
 };
 
 /** One service, with defaults applied. */
@@ -161,8 +224,13 @@ export const defaultsSchema = z.strictObject({
   stop_signal: z.enum(STOP_SIGNALS).optional(),
   stop_timeout: seconds().optional(),
   health_check: serviceShape.health_check,
+  readiness: serviceShape.readiness,
+  liveness: serviceShape.liveness,
   port: port().optional(),
   log: logSchema.partial().optional(),
+  max_memory_mb: serviceShape.max_memory_mb,
+  nice: serviceShape.nice,
+  cpu_affinity: serviceShape.cpu_affinity,
 });
 
 /** The whole registry file. */
@@ -171,6 +239,8 @@ export const registrySchema = z.strictObject({
   services: z.array(serviceSchema),
   defaults: defaultsSchema.optional(),
   health_checks: z.record(z.string().regex(SERVICE_NAME_PATTERN), healthCheckSchema).optional(),
+  /** Seconds between two samples of CPU and memory from `/proc`; 0 turns sampling off. @default 2 */
+  metrics_interval: z.number().min(0).max(3600).optional(),
 });
 
 /** One service definition after defaults (durations in seconds). */

@@ -6,12 +6,24 @@
  */
 import { ConflictError, SpawnError } from "../errors.ts";
 import type { EventBus, SupervisorEvent } from "../events.ts";
-import { pipeToLog } from "../logs/capture.ts";
+import { type LogSink, pipeToLog } from "../logs/capture.ts";
 import { LogFile } from "../logs/log_file.ts";
 import { logPath } from "../logs/paths.ts";
 import { tailLines } from "../logs/tail.ts";
-import type { ServiceSpec } from "../registry/schema.ts";
-import type { ExitInfo, LogStream, LogTail, ServiceState, ServiceStatus } from "../types.ts";
+import type { HealthCheckSpec, ServiceSpec } from "../registry/schema.ts";
+import type {
+  ExitInfo,
+  HealthInfo,
+  LogStream,
+  LogTail,
+  ServiceState,
+  ServiceStatus,
+} from "../types.ts";
+import { launchCommand } from "./guards.ts";
+import { type HookName, runHook } from "./hooks.ts";
+import { resolveChecks, ServiceHealth } from "./health_runner.ts";
+import { JobHistory, JobScheduler, scheduleOf } from "./jobs.ts";
+import type { GroupMetrics } from "./metrics.ts";
 import type { PidStore } from "./pid_store.ts";
 import {
   decideAfterExit,
@@ -38,6 +50,10 @@ export interface ServiceDeps {
   log: (line: string) => void;
   /** Source of backoff jitter. @default Math.random */
   random?: () => number;
+  /** Named health checks of the registry (`health_checks`). @default {} */
+  healthChecks?: Record<string, HealthCheckSpec>;
+  /** Called when a service with `on_exit: "shutdown_everything"` ended and will not be restarted. */
+  onShutdownEverything?: (service: string, reason: string) => void;
 }
 
 /** One process of the service, from spawn to the end of its exit handling. */
@@ -49,11 +65,16 @@ interface Run {
   stopRequested: boolean;
   forced: boolean;
   stopDeadlineMs: number;
+  /** Why the supervisor ended this run itself (a failed liveness check, a resource guard). */
+  killReason?: string;
   /** The process and its group are gone and the next state is taken. */
   done: Promise<void>;
   /** Both output pipes reached their end. */
   pipes: Promise<unknown>;
 }
+
+/** Why a process is spawned: by the user, at boot, after backoff, after cooldown. */
+type SpawnKind = "autostart" | "request" | "retry" | "trial";
 
 /** How long to wait for output pipes after an exit before moving on. */
 const PIPE_DRAIN_MS = 1000;
@@ -78,11 +99,26 @@ export class Service {
   #stdout: LogFile;
   #stderr: LogFile;
   #closed = false;
+  #health: ServiceHealth;
+  #metrics: GroupMetrics | undefined;
+  #cpuSeconds = 0;
+  #job: JobHistory | undefined;
+  #scheduler: JobScheduler | undefined;
+  #hookAbort: AbortController | undefined;
+  /** When the next scheduled run of a job is due (epoch ms), or null. */
+  nextRunAtMs: number | null = null;
 
   /** Create a stopped service. */
   constructor(spec: ServiceSpec, deps: ServiceDeps) {
     this.#spec = spec;
     this.#config = restartConfig(spec);
+    if (spec.kind === "job") {
+      // A job runs to completion: never restarted by policy.
+      this.#config = { ...this.#config, policy: "never" };
+      this.#job = new JobHistory();
+      const next = scheduleOf(spec);
+      if (next) this.#scheduler = new JobScheduler(this, next, deps.log);
+    }
     this.#deps = deps;
     const logOptions = {
       maxBytes: Math.max(1, Math.round(spec.log.max_size_mb * 1024 * 1024)),
@@ -91,6 +127,16 @@ export class Service {
     };
     this.#stdout = new LogFile(logPath(deps.logDir, spec.name, "stdout"), logOptions);
     this.#stderr = new LogFile(logPath(deps.logDir, spec.name, "stderr"), logOptions);
+    this.#health = new ServiceHealth(resolveChecks(spec, deps.healthChecks ?? {}), {
+      ready: (message) => {
+        if (this.#run && this.#state === "starting") {
+          this.#transition("running", `readiness check passed (${message})`);
+        }
+      },
+      unhealthy: (reason) => this.recycle(reason),
+      changed: (role, from, to, message) =>
+        deps.log(`service "${spec.name}": ${role} ${from} -> ${to} (${message})`),
+    });
   }
 
   /** The service name. */
@@ -136,8 +182,105 @@ export class Service {
       restart_policy: spec.restart_policy,
       port: spec.port ?? null,
       health_check: spec.health_check ?? null,
-      health: { healthy: null, message: "no check" },
+      health: this.#health.info(),
+      cpu_percent: run ? this.#metrics?.cpuPercent ?? null : null,
+      memory_rss_bytes: run ? this.#metrics?.rssBytes ?? null : null,
+      threads: run ? this.#metrics?.threads ?? null : null,
+      cpu_seconds: this.#cpuSeconds,
+      kind: spec.kind ?? "service",
+      ...(this.#job ? { runs: this.#job.runs(nowMs) } : {}),
+      ...(this.#scheduler
+        ? { next_run_at: this.nextRunAtMs === null ? null : iso(this.nextRunAtMs) }
+        : {}),
     };
+  }
+
+  /** Jobs: whether a run is in progress. */
+  get busy(): boolean {
+    return this.#run !== undefined || LIVE_STATES.has(this.#state);
+  }
+
+  /** Jobs: whether the last finished run exited with code 0; undefined for services. */
+  get completed(): boolean | undefined {
+    return this.#job ? this.#job.lastSucceeded === true : undefined;
+  }
+
+  /**
+   * Start one run of a job; resolves to its run id once it is spawned.
+   * @throws {ConflictError} when the service is not a job, or a run is in progress.
+   * @throws {SpawnError} when the process cannot be spawned.
+   */
+  async runJob(): Promise<number> {
+    if (!this.#job) {
+      throw new ConflictError(
+        `Cannot run service "${this.name}": it is not a job (set "kind": "job")`,
+      );
+    }
+    const current = this.#job.current;
+    if (this.busy) {
+      throw new ConflictError(
+        `Cannot run job "${this.name}": run ${current?.id ?? "?"} is still going`,
+      );
+    }
+    await this.start();
+    return this.#job.current?.id ?? 0;
+  }
+
+  /** Jobs: a run started by the schedule (errors are logged, not thrown). */
+  runScheduled(): void {
+    if (this.#closed) return;
+    this.runJob().catch((err) =>
+      this.#deps.log(`job "${this.name}": scheduled run failed: ${(err as Error).message}`)
+    );
+  }
+
+  /** Start the job's schedule, if it has one. */
+  startSchedule(): void {
+    if (!this.#closed) this.#scheduler?.start();
+  }
+
+  /** Metrics of the process group at the last sample; set by the metrics sampler. */
+  get metrics(): GroupMetrics | undefined {
+    return this.#metrics;
+  }
+
+  set metrics(metrics: GroupMetrics | undefined) {
+    this.#metrics = metrics;
+    if (metrics) this.#cpuSeconds = metrics.cpuSeconds;
+  }
+
+  /** Say why the service waits to be started (only while it has no process; null clears it). */
+  setWaiting(reason: string | null): void {
+    if (this.#run || LIVE_STATES.has(this.#state) || WAITING_STATES.has(this.#state)) return;
+    if (reason !== null || this.#reason?.startsWith("waiting for ")) this.#reason = reason;
+  }
+
+  /** `max_memory_mb` in bytes, if set. */
+  get maxMemoryBytes(): number | undefined {
+    const mb = this.#spec.max_memory_mb;
+    return mb === undefined ? undefined : mb * 1024 * 1024;
+  }
+
+  /** Health with its recent history; with `now`, one check runs first. */
+  health(now = false): Promise<HealthInfo> {
+    return this.#health.detail(now);
+  }
+
+  /**
+   * End the current process because the supervisor judged it bad (`reason`
+   * says why): the stop signal to its group, SIGKILL after `stop_timeout`.
+   * The exit counts as a failure and the restart policy decides what next.
+   */
+  recycle(reason: string): void {
+    const run = this.#run;
+    if (!run || run.exited || run.stopRequested || run.killReason !== undefined) return;
+    run.killReason = reason;
+    this.#deps.log(`service "${this.name}": ${reason}; stopping it`);
+    this.#signal(run, this.#spec.stop_signal);
+    const timer = setTimeout(() => {
+      if (!run.exited) this.#signal(run, "SIGKILL");
+    }, this.#spec.stop_timeout * 1000);
+    run.done.then(() => clearTimeout(timer));
   }
 
   /**
@@ -148,13 +291,12 @@ export class Service {
   start(): Promise<void> {
     this.#assertNotLive("start");
     this.#history = FRESH_HISTORY;
-    this.#spawn("request");
-    return Promise.resolve();
+    return Promise.resolve(this.#spawn("request"));
   }
 
   /** Start at boot: a spawn failure leaves the service `failed` (and logged) without throwing. */
   autostart(): void {
-    if (!LIVE_STATES.has(this.#state)) this.#spawn("autostart");
+    if (!LIVE_STATES.has(this.#state)) void this.#spawn("autostart");
   }
 
   /**
@@ -167,6 +309,13 @@ export class Service {
     if (WAITING_STATES.has(this.#state)) {
       this.#clearTimer();
       this.#transition("stopped", "stopped by request");
+      return;
+    }
+    if (this.#hookAbort && !this.#run && this.#state === "starting") {
+      this.#hookAbort.abort();
+      this.#hookAbort = undefined;
+      this.#transition("stopping", "stop requested");
+      this.#transition("stopped", "stopped by request (during the pre_start hook)");
       return;
     }
     const run = this.#run;
@@ -215,7 +364,7 @@ export class Service {
     this.#history = FRESH_HISTORY;
     this.#restarts++;
     this.#lastRestartMs = Date.now();
-    this.#spawn("request");
+    await this.#spawn("request");
   }
 
   /** SIGKILL the process group at once (second signal to the orchestrator). */
@@ -228,6 +377,7 @@ export class Service {
   /** Stop for good: no timer may start it again; live processes are stopped gracefully. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#scheduler?.stop();
     if (LIVE_STATES.has(this.#state) || WAITING_STATES.has(this.#state)) await this.stop();
     await Promise.all([this.#stdout.close(), this.#stderr.close()]);
   }
@@ -250,7 +400,7 @@ export class Service {
   }
 
   /** Spawn or record why not. `request`: by the user; `retry`: after backoff; `trial`: after cooldown. */
-  #spawn(kind: "autostart" | "request" | "retry" | "trial"): void {
+  #spawn(kind: SpawnKind): void | Promise<void> {
     this.#clearTimer();
     this.#nextStartMs = null;
     if (kind === "retry" || kind === "trial") {
@@ -260,10 +410,46 @@ export class Service {
     if (kind === "trial") this.#history = { ...this.#history, trial: true };
     const spec = this.#spec;
     this.#transition("starting", kind === "trial" ? "trial start after cooldown" : null);
+    if (spec.pre_start) return this.#preStartThenLaunch(kind);
+    this.#launch(kind);
+  }
+
+  /** Run `pre_start`; launch the process if it succeeds, else the service is `failed`. */
+  async #preStartThenLaunch(kind: SpawnKind): Promise<void> {
+    const abort = new AbortController();
+    this.#hookAbort = abort;
+    this.#reason = "running the pre_start hook";
+    const result = await runHook("pre_start", this.#spec.pre_start!, this.#spec, abort.signal);
+    if (this.#hookAbort === abort) this.#hookAbort = undefined;
+    if (abort.signal.aborted || this.#state !== "starting") return;
+    if (!result.ok) {
+      const message = `pre_start hook failed (${result.summary})`;
+      this.#transition("failed", message);
+      if (kind === "request") throw new SpawnError(message);
+      return;
+    }
+    this.#launch(kind);
+  }
+
+  /** Run a hook that cannot stop anything (`post_start`, `post_stop`); log a failure. */
+  async #sideHook(name: HookName): Promise<void> {
+    const hook = this.#spec[name];
+    if (!hook) return;
+    const result = await runHook(name, hook, this.#spec);
+    this.#deps.log(
+      `service "${this.name}": ${name} hook ${result.ok ? "done" : "failed"} (${result.summary})`,
+    );
+  }
+
+  /** Spawn the process of a service that is `starting`. */
+  #launch(kind: SpawnKind): void {
+    const spec = this.#spec;
     let child: Deno.ChildProcess;
+    const launch = launchCommand(spec);
+    for (const warning of launch.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
     try {
-      child = new Deno.Command(spec.cmd, {
-        args: spec.args,
+      child = new Deno.Command(launch.cmd, {
+        args: launch.args,
         cwd: spec.working_dir,
         env: spec.env,
         stdin: "null",
@@ -278,6 +464,7 @@ export class Service {
       return;
     }
     const startedAtMs = Date.now();
+    this.#job?.begin(startedAtMs);
     let resolveDone!: () => void;
     const run: Run = {
       child,
@@ -289,8 +476,8 @@ export class Service {
       stopDeadlineMs: 0,
       done: new Promise((resolve) => (resolveDone = resolve)),
       pipes: Promise.all([
-        pipeToLog(child.stdout, this.#stdout),
-        pipeToLog(child.stderr, this.#stderr),
+        pipeToLog(child.stdout, this.#tap("stdout", this.#stdout)),
+        pipeToLog(child.stderr, this.#tap("stderr", this.#stderr)),
       ]),
     };
     this.#run = run;
@@ -306,7 +493,10 @@ export class Service {
     }
     this.#reason = null;
     child.status.then((status) => this.#onExit(run, status)).finally(resolveDone);
-    if (spec.start_grace === 0) {
+    this.#health.begin();
+    if (this.#health.hasReadiness) {
+      this.#reason = "waiting for the readiness check";
+    } else if (spec.start_grace === 0) {
       this.#transition("running", null);
     } else {
       this.#timer = setTimeout(() => {
@@ -324,7 +514,10 @@ export class Service {
       signal: status.signal ?? null,
     };
     this.#lastExit = { ...exit, at: iso(endedAtMs) };
-    if (this.#run === run) this.#clearTimer();
+    if (this.#run === run) {
+      this.#clearTimer();
+      this.#health.end();
+    }
     // Leftovers of the group: given until the stop deadline on a requested
     // stop, killed at once after an unexpected exit.
     if (run.stopRequested && !run.forced) {
@@ -337,6 +530,8 @@ export class Service {
     const drained = new AbortController();
     await Promise.race([run.pipes, delay(PIPE_DRAIN_MS, drained.signal)]);
     drained.abort();
+    this.#job?.end(exit, endedAtMs);
+    await this.#sideHook("post_stop");
     this.#deps.pids.remove(this.name);
     if (this.#run === run) this.#run = undefined;
 
@@ -344,16 +539,23 @@ export class Service {
       this.#transition("stopped", `stopped by request (${describeExit(exit)})`, exit);
       return;
     }
-    if (isFailure(exit)) this.#crashCount++;
+    // Ended by the supervisor: a failure even if the process exited 0 on the signal.
+    const judged: ExitStatus = run.killReason !== undefined && !isFailure(exit)
+      ? { code: null, signal: this.#spec.stop_signal }
+      : exit;
+    if (isFailure(judged)) this.#crashCount++;
     const { decision, history } = decideAfterExit({
       config: this.#config,
       history: this.#history,
-      exit,
+      exit: judged,
       startedAtMs: run.startedAtMs,
       nowMs: endedAtMs,
       random: this.#deps.random,
     });
     this.#history = history;
+    if (run.killReason !== undefined) {
+      decision.reason = `${run.killReason}; ${decision.reason}`;
+    }
     if (this.#closed) {
       this.#transition("exited", describeExit(exit), exit);
       return;
@@ -379,6 +581,12 @@ export class Service {
         this.#transition("exited", decision.reason, exit);
         break;
     }
+  }
+
+  /** Feed the output to the health checks and the job's run record on its way to `file`. */
+  #tap(stream: "stdout" | "stderr", file: LogFile): LogSink {
+    const sink = this.#health.tap(stream, file);
+    return this.#job ? this.#job.tap(sink) : sink;
   }
 
   #assertNotLive(action: string): void {
@@ -420,6 +628,11 @@ export class Service {
       `service "${this.name}": ${from} -> ${to}${reason ? ` (${reason})` : ""}`,
     );
     this.#deps.events.emit(event);
+    if (to === "running") void this.#sideHook("post_start");
+    if (
+      (to === "exited" || to === "failed") && !this.#closed &&
+      this.#spec.on_exit === "shutdown_everything"
+    ) this.#deps.onShutdownEverything?.(this.name, reason ?? to);
   }
 }
 

@@ -1,0 +1,116 @@
+/**
+ * Lifecycle hooks (`pre_start`, `post_start`, `post_stop`): a command run in
+ * the service's directory and environment, in a process group of its own,
+ * killed with its group at its timeout.
+ *
+ * @module
+ */
+import type { ServiceSpec } from "../registry/schema.ts";
+
+/** Names of the hooks. */
+export type HookName = "pre_start" | "post_start" | "post_stop";
+
+/** A hook as the registry defines it. */
+export type HookSpec = NonNullable<ServiceSpec["pre_start"]>;
+
+/** How a hook ended. */
+export interface HookResult {
+  /** Exit code 0 within the timeout. */
+  ok: boolean;
+  /** Exit code, or null. */
+  code: number | null;
+  /** Signal that ended it, or null. */
+  signal: string | null;
+  /** It was killed at its timeout. */
+  timedOut: boolean;
+  /** Last part of its output (both streams), trimmed. */
+  output: string;
+  /** One line for people: `exit code 1: no database`, `timed out after 30s`. */
+  summary: string;
+}
+
+/** Largest output kept, in characters. */
+const OUTPUT_KEPT = 2000;
+
+/**
+ * Run `hook` for service `spec` and resolve once it ended (never rejects).
+ * The environment holds the service's `env` plus `EDGEVISOR_SERVICE` and
+ * `EDGEVISOR_HOOK`. Aborting `signal` kills the hook's group.
+ */
+export async function runHook(
+  name: HookName,
+  hook: HookSpec,
+  spec: Pick<ServiceSpec, "name" | "env" | "working_dir">,
+  signal?: AbortSignal,
+): Promise<HookResult> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(hook.cmd, {
+      args: hook.args ?? [],
+      cwd: spec.working_dir,
+      env: { ...spec.env, EDGEVISOR_SERVICE: spec.name, EDGEVISOR_HOOK: name },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (err) {
+    const text = err instanceof Error ? err.message.replace(/\s*\(os error \d+\)/, "") : "";
+    return {
+      ok: false,
+      code: null,
+      signal: null,
+      timedOut: false,
+      output: "",
+      summary: `cannot run ${JSON.stringify(hook.cmd)}: ${text}`,
+    };
+  }
+  let timedOut = false;
+  const kill = () => {
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, (hook.timeout ?? 30) * 1000);
+  signal?.addEventListener("abort", kill, { once: true });
+  let output = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      output = (output + decoder.decode(chunk, { stream: true })).slice(-OUTPUT_KEPT);
+    }
+  };
+  try {
+    const reading = Promise.all([
+      collect(child.stdout).catch(() => {}),
+      collect(child.stderr).catch(() => {}),
+    ]);
+    const status = await child.status;
+    // Leftovers of the group go with the hook (and close the pipes).
+    kill();
+    await reading;
+    const trimmed = output.trim();
+    const how = timedOut
+      ? `timed out after ${hook.timeout ?? 30}s`
+      : status.signal
+      ? `killed by ${status.signal}`
+      : `exit code ${status.code}`;
+    const last = trimmed.split("\n").slice(-3).join(" / ");
+    return {
+      ok: status.success && !timedOut,
+      code: status.signal ? null : status.code,
+      signal: status.signal ?? null,
+      timedOut,
+      output: trimmed,
+      summary: last ? `${how}: ${last}` : how,
+    };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", kill);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * A real `nats-server` for tests: started on a loopback port (a free one by
+ * default, or a fixed one so that it can be killed and started again for
+ * outage tests), with or without JetStream, waiting for readiness by
+ * connecting, never by sleeping.
+ *
+ * @module
+ */
+import { connect } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { freePort, removeDir, tempDir, waitFor } from "./harness.ts";
+
+/** Path of the server binary (`NATS_SERVER` overrides). */
+export const NATS_SERVER: string = Deno.env.get("NATS_SERVER") ?? "nats-server";
+
+/** Options of {@linkcode startNatsServer}. */
+export interface NatsServerOptions {
+  /** Enable JetStream (`-js`). @default false */
+  jetstream?: boolean;
+  /** Port; a free one by default. */
+  port?: number;
+  /** More arguments. */
+  args?: string[];
+  /** More options of the test's own connections (credentials, TLS) for a server that needs them. */
+  client?: Partial<ConnectionOptions>;
+}
+
+/** A running (or stopped) `nats-server`. */
+export interface NatsServer {
+  /** `nats://127.0.0.1:PORT`. */
+  url: string;
+  /** Its port, the same across restarts. */
+  port: number;
+  /** Store directory (kept across restarts). */
+  storeDir: string;
+  /** Pid of the current process, or undefined when stopped. */
+  pid: number | undefined;
+  /** SIGKILL the server and wait for its exit. */
+  kill(): Promise<void>;
+  /** Start it again on the same port and store directory; waits until it accepts clients. */
+  restart(): Promise<void>;
+  /** Kill it and remove its store directory. */
+  destroy(): Promise<void>;
+  /** A client connection (closed by the caller). */
+  connect(): Promise<NatsConnection>;
+  /** Same as `destroy()`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Start `nats-server` and wait until a client can connect. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const port = options.port ?? freePort();
+  const storeDir = await tempDir("edgevisor_nats_");
+  const url = `nats://127.0.0.1:${port}`;
+  let child: Deno.ChildProcess | undefined;
+
+  const spawn = async () => {
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(options.args ?? [])];
+    if (options.jetstream) args.unshift("-js");
+    const process = new Deno.Command(NATS_SERVER, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child = process;
+    let exited = false;
+    process.status.then(() => (exited = true));
+    await waitFor(async () => {
+      if (exited) throw new Error(`nats-server exited at start (port ${port})`);
+      try {
+        const nc = await connect({
+          servers: url,
+          reconnect: false,
+          timeout: 500,
+          ...options.client,
+        });
+        if (options.jetstream) {
+          // JetStream answers once it has loaded its store.
+          await nc.request("$JS.API.INFO", "", { timeout: 500 });
+        }
+        await nc.close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 10_000, intervalMs: 20, message: `nats-server on ${url} to accept clients` });
+  };
+
+  const kill = async () => {
+    const current = child;
+    child = undefined;
+    if (!current) return;
+    try {
+      current.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await current.status;
+  };
+
+  await spawn();
+  const server: NatsServer = {
+    url,
+    port,
+    storeDir,
+    get pid() {
+      return child?.pid;
+    },
+    kill,
+    async restart() {
+      await kill();
+      await spawn();
+    },
+    async destroy() {
+      await kill();
+      await removeDir(storeDir);
+    },
+    connect: () =>
+      connect({ servers: url, reconnectTimeWait: 50, maxReconnectAttempts: -1, ...options.client }),
+    [Symbol.asyncDispose]() {
+      return server.destroy();
+    },
+  };
+  return server;
+}
+
+/** Collects the JSON messages of a subscription, with their subjects, in arrival order. */
+export class Collector<T = Record<string, unknown>> {
+  readonly messages: { subject: string; body: T }[] = [];
+
+  /** Subscribe `nc` to `subjects` and collect. */
+  constructor(nc: NatsConnection, subjects: string | string[]) {
+    for (const subject of typeof subjects === "string" ? [subjects] : subjects) {
+      nc.subscribe(subject, {
+        callback: (_err, msg) => {
+          try {
+            this.messages.push({ subject: msg.subject, body: msg.json<T>() });
+          } catch {
+            // not JSON
+          }
+        },
+      });
+    }
+  }
+
+  /** Bodies whose subject matches `filter` (a substring or a predicate). */
+  bodies(filter: string | ((subject: string) => boolean) = () => true): T[] {
+    const test = typeof filter === "string" ? (s: string) => s.includes(filter) : filter;
+    return this.messages.filter((m) => test(m.subject)).map((m) => m.body);
+  }
+}
