@@ -79,7 +79,13 @@ export {
   runCheck,
 } from "./health/mod.ts";
 export { Supervisor, type SupervisorOptions } from "./src/supervisor/supervisor.ts";
-export { EventBus, type Listener, type StateEvent, type SupervisorEvent } from "./src/events.ts";
+export {
+  EventBus,
+  type HealthEvent,
+  type Listener,
+  type StateEvent,
+  type SupervisorEvent,
+} from "./src/events.ts";
 export {
   decideAfterExit,
   type ExitDecision,

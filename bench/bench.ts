@@ -614,7 +614,7 @@ async function crashRespawn(root: string): Promise<CrashResult> {
       const seen: { backoff?: number; starting?: number; running?: number } = {};
       const respawned = Promise.withResolvers<void>();
       const unsubscribe = supervisor.events.subscribe((event: SupervisorEvent) => {
-        if (event.service !== name) return;
+        if (event.type !== "state" || event.service !== name) return;
         const t = performance.now();
         if (event.to === "backoff") seen.backoff ??= t;
         else if (event.to === "starting") seen.starting ??= t;

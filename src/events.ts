@@ -29,8 +29,26 @@ export interface StateEvent {
   next_restart_at?: string;
 }
 
+/** A health check of a service changed its verdict. */
+export interface HealthEvent {
+  /** Discriminant. */
+  type: "health";
+  /** Service name. */
+  service: string;
+  /** Which check: `readiness`, `liveness`, or `health` for one check in both roles. */
+  role: string;
+  /** Verdict before: `unknown`, `healthy` or `unhealthy`. */
+  from: string;
+  /** Verdict after. */
+  to: string;
+  /** The check's last message. */
+  message: string;
+  /** When, ISO 8601. */
+  at: string;
+}
+
 /** Every event the bus carries (a discriminated union on `type`). */
-export type SupervisorEvent = StateEvent;
+export type SupervisorEvent = StateEvent | HealthEvent;
 
 /** Receives events. */
 export type Listener<E> = (event: E) => void;

@@ -107,9 +107,13 @@ Deno.test("liveness: exactly failure_threshold failures of an HTTP server restar
         assert.equal(before.history[0].ok, true);
 
         let failuresAtRestart = -1;
+        const healthEvents: string[] = [];
         const seen = new Promise<string>((resolve) => {
           sup.events.subscribe((e) => {
-            if (e.service === "api" && e.to === "backoff") {
+            if (e.type === "health" && e.service === "api") {
+              healthEvents.push(`${e.role} ${e.from}->${e.to}`);
+            }
+            if (e.type === "state" && e.service === "api" && e.to === "backoff") {
               failuresAtRestart = failures;
               resolve(e.reason ?? "");
             }
@@ -118,6 +122,10 @@ Deno.test("liveness: exactly failure_threshold failures of an HTTP server restar
         healthy = false;
         const reason = await seen;
         assert.equal(failuresAtRestart, 3, "restarted after exactly failure_threshold failures");
+        assert.ok(
+          healthEvents.includes("health healthy->unhealthy"),
+          `a health event on the bus: ${healthEvents}`,
+        );
         assert.match(
           reason,
           /^liveness check failed 3 times in a row \(HTTP 500 \(expected 200-399\)\); killed by SIGTERM; restarting in /,

@@ -68,6 +68,7 @@ async function withSupervisor(
     log: (line) => lines.push(line),
   });
   sup.events.subscribe((e) => {
+    if (e.type !== "state") return;
     events.push(e);
     if (e.pid !== null) groups.add(e.pid);
   });

@@ -134,8 +134,18 @@ export class Service {
         }
       },
       unhealthy: (reason) => this.recycle(reason),
-      changed: (role, from, to, message) =>
-        deps.log(`service "${spec.name}": ${role} ${from} -> ${to} (${message})`),
+      changed: (role, from, to, message) => {
+        deps.log(`service "${spec.name}": ${role} ${from} -> ${to} (${message})`);
+        deps.events.emit({
+          type: "health",
+          service: spec.name,
+          role,
+          from,
+          to,
+          message,
+          at: new Date().toISOString(),
+        });
+      },
     });
   }
 
