@@ -12,6 +12,13 @@
  */
 export { type AppOptions, createApp } from "./src/api/app.ts";
 export { type ListenAddress, parseListenAddress } from "./src/api/listen.ts";
+export {
+  type AuthOptions,
+  isLoopback,
+  MAX_BODY_BYTES,
+  readTokenFile,
+  TokenFileError,
+} from "./src/api/auth.ts";
 export { openApiDocument } from "./src/api/openapi.ts";
 export { type LiveOptions, SseChannel } from "./src/api/sse.ts";
 export {

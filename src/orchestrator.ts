@@ -5,6 +5,7 @@
  */
 import { createApp } from "./api/app.ts";
 import { parseListenAddress } from "./api/listen.ts";
+import { planAccess } from "./api/auth.ts";
 import { RegistryError } from "./errors.ts";
 import { loadRegistry } from "./registry/load.ts";
 import { procReadable, readProcStat } from "./supervisor/process.ts";
@@ -12,7 +13,7 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { reloadOnSignal } from "./supervisor/reload.ts";
 import { systemdReadiness } from "./systemd/readiness.ts";
 import { VERSION } from "./version.ts";
-import { natsOptionsProblem, NatsPublisher, type NatsPublisherOptions } from "./nats/publisher.ts";
+import type { NatsPublisherOptions } from "./nats/publisher.ts";
 
 /** Options of `edgevisor run`. */
 export interface RunOptions {
@@ -28,8 +29,12 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Publish on NATS (and serve control when `nats.control`); off when undefined. */
   nats?: NatsPublisherOptions;
-  /** API token: NATS control requests must carry it as `Authorization: Bearer <token>`. */
+  /** API token: mutating HTTP requests and NATS control requests must carry it as `Authorization: Bearer <token>`. */
   token?: string;
+  /** Let anyone read (list, status, logs, events, metrics) on a non-loopback address. @default false */
+  publicRead?: boolean;
+  /** Listen on a non-loopback address even without a token (logs a warning). @default false */
+  insecure?: boolean;
 }
 
 /** Exit codes of `edgevisor run`. */
@@ -65,6 +70,12 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     log(`error: invalid --listen ${JSON.stringify(options.listen)}: ${(err as Error).message}`);
     return EXIT.usage;
   }
+  const access = planAccess({ hostname: address.hostname, ...options });
+  if (!access.ok) {
+    log(`error: ${access.error}`);
+    return EXIT.usage;
+  }
+  if (access.warning) log(access.warning);
   let registry;
   try {
     registry = await loadRegistry(options.registry);
@@ -75,7 +86,9 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     }
     throw err;
   }
-  const natsProblem = options.nats && natsOptionsProblem(options.nats);
+  // The NATS client is loaded only when NATS is used.
+  const natsModule = options.nats ? await import("./nats/publisher.ts") : undefined;
+  const natsProblem = options.nats && natsModule?.natsOptionsProblem(options.nats);
   if (natsProblem) {
     log(`error: ${natsProblem}`);
     return EXIT.usage;
@@ -107,14 +120,14 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
       requestStop();
     },
   });
-  const nats = options.nats &&
-    new NatsPublisher({ control: supervisor, events: supervisor.events }, {
+  const nats = options.nats && natsModule &&
+    new natsModule.NatsPublisher({ control: supervisor, events: supervisor.events }, {
       log,
       apiToken: options.token,
       ...options.nats,
     });
   const closing = new AbortController(); // ends the event streams, so that the server can shut down
-  const app = createApp(supervisor, { log, live: { signal: closing.signal } });
+  const app = createApp(supervisor, { log, live: { signal: closing.signal }, auth: access.auth });
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({

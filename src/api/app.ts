@@ -16,6 +16,7 @@ import type { ServiceControl } from "../types.ts";
 import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { parseForce, parseLines, parseNow, parseServiceName, parseStream } from "./params.ts";
 import { mountRegistryRoutes } from "./registry_routes.ts";
+import { authMiddleware, type AuthOptions, bodyLimitMiddleware } from "./auth.ts";
 import { mountOpenApi } from "./openapi.ts";
 import { mountPage } from "./page.ts";
 import { type LiveOptions, mountLive } from "./sse.ts";
@@ -38,6 +39,10 @@ export interface AppOptions {
   log?: (line: string) => void;
   /** Event streams: heartbeat period, buffer bound, and the signal that ends them all at shutdown. */
   live?: LiveOptions;
+  /** Who may call the API (the token, and whether reads need it); everyone when undefined. */
+  auth?: AuthOptions;
+  /** Largest request body in bytes; a larger one answers 413. @default 1 MiB */
+  maxBodyBytes?: number;
 }
 
 type Method = "GET" | "POST";
@@ -173,6 +178,8 @@ export function createApp(control: ServiceControl, options: AppOptions = {}): Ho
   ];
 
   const app = new Hono();
+  if (options.auth) app.use(authMiddleware(options.auth));
+  app.use(bodyLimitMiddleware(options.maxBodyBytes));
   mountLive(app, control, options.live); // first: `logs/:name?follow=1` before the JSON route
   mountPage(app);
   mountOpenApi(app);

@@ -208,6 +208,12 @@ export function openApiDocument(
         content: { "application/json": { schema: error } },
       };
     }
+    if (op.method !== "get") {
+      responses["401"] = {
+        description: "Missing or wrong API token (when edgevisor has one)",
+        content: { "application/json": { schema: error } },
+      };
+    }
     responses["500"] = {
       description: "Unexpected error",
       content: { "application/json": { schema: error } },
@@ -232,6 +238,7 @@ export function openApiDocument(
             c ? c.toUpperCase() : "")
         }`,
         ...(parameters.length > 0 ? { parameters } : {}),
+        ...(op.method === "get" ? {} : { security: [{ bearer: [] }] }),
         responses,
       },
     };
@@ -245,7 +252,17 @@ export function openApiDocument(
         'Process supervisor API (OmegaOS compatible). Success bodies are `{"ok": true, ...}`; errors `{"ok": false, "error": "..."}`.',
     },
     paths,
-    components: { schemas: components },
+    components: {
+      schemas: components,
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "The API token (`--token-file` or `EDGEVISOR_TOKEN`): needed by every change, and by reads when edgevisor listens on a non-loopback address without `--public-read`",
+        },
+      },
+    },
   };
 }
 

@@ -3,6 +3,12 @@
  * follows `GET /api/services/events`, renders one card per service, drives
  * start/stop/restart, and shows a live log view.
  *
+ * When the API answers 401, the page asks for the API token once, keeps it in
+ * `sessionStorage` (gone with the tab) and sends it as
+ * `Authorization: Bearer <token>` with every request. `EventSource` cannot
+ * send headers, so with a token the event streams are read with `fetch`
+ * instead: the token never goes into a URL or a cookie.
+ *
  * @module
  */
 
@@ -213,9 +219,100 @@ export const PAGE_SCRIPT = String.raw`
     document.body.setAttribute("data-connected", ok ? "1" : "0");
   }
 
+  // ---- API token (asked for when the API answers 401)
+  var TOKEN_KEY = "edgevisor-token";
+  var declined = false;
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function askToken() {
+    var t = window.prompt("This edgevisor needs its API token:");
+    if (t === null || t.trim() === "") { declined = true; return false; }
+    try { sessionStorage.setItem(TOKEN_KEY, t.trim()); } catch (e) { return false; }
+    declined = false;
+    return true;
+  }
+
+  /** fetch with the token; on 401 ask for the token (unless quiet) and try once more. */
+  function api(url, options) {
+    options = options || {};
+    var headers = { Accept: "application/json" };
+    if (token()) headers.Authorization = "Bearer " + token();
+    return fetch(url, { method: options.method || "GET", headers: headers, cache: "no-store" })
+      .then(function (res) {
+        if (res.status !== 401 || options.retried || (options.quiet && declined) || !askToken()) return res;
+        return api(url, { method: options.method, retried: true });
+      });
+  }
+
+  /** An EventSource look-alike over fetch, to send the token as a header. */
+  function FetchSource(url) {
+    var self = this;
+    self.readyState = 0;
+    self.onmessage = null;
+    self.listeners = {};
+    self.ctrl = new AbortController();
+    fetch(url, {
+      headers: { Accept: "text/event-stream", Authorization: "Bearer " + token() },
+      cache: "no-store",
+      signal: self.ctrl.signal,
+    }).then(function (res) {
+      if (!res.ok || !res.body) throw new Error("HTTP " + res.status);
+      self.readyState = 1;
+      self.emit("open", {});
+      var reader = res.body.getReader(), decoder = new TextDecoder(), buf = "";
+      function pump() {
+        return reader.read().then(function (r) {
+          if (r.done) throw new Error("closed");
+          buf += decoder.decode(r.value, { stream: true });
+          var blocks = buf.split(/\r?\n\r?\n/);
+          buf = blocks.pop();
+          blocks.forEach(function (b) { self.dispatch(b); });
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function () {
+      if (self.readyState === 2) return;
+      self.readyState = 2;
+      self.emit("error", {});
+    });
+  }
+  FetchSource.prototype.addEventListener = function (type, fn) {
+    (this.listeners[type] = this.listeners[type] || []).push(fn);
+  };
+  FetchSource.prototype.emit = function (type, e) {
+    e.type = type;
+    (this.listeners[type] || []).forEach(function (fn) { fn(e); });
+    if (type === "message" && this.onmessage) this.onmessage(e);
+  };
+  FetchSource.prototype.dispatch = function (block) {
+    var type = "message", data = [];
+    block.split(/\r?\n/).forEach(function (line) {
+      if (line.charAt(0) === ":") return;
+      var i = line.indexOf(":");
+      var field = i < 0 ? line : line.slice(0, i);
+      var value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+      if (field === "event") type = value;
+      else if (field === "data") data.push(value);
+    });
+    if (data.length) this.emit(type, { data: data.join("\n") });
+  };
+  FetchSource.prototype.close = function () {
+    this.readyState = 2;
+    this.ctrl.abort();
+  };
+
+  /** An event stream: EventSource, or FetchSource once there is a token to send. */
+  function openStream(url) {
+    return token() ? new FetchSource(url) : new EventSource(url);
+  }
+
   function connect() {
     if (events) events.close();
-    events = new EventSource("/api/services/events");
+    var source = events = openStream("/api/services/events");
     events.addEventListener("open", function () { connected(true); });
     events.addEventListener("snapshot", function (e) {
       connected(true);
@@ -230,8 +327,11 @@ export const PAGE_SCRIPT = String.raw`
     events.onmessage = onEvent;
     events.addEventListener("error", function () {
       connected(false);
-      // A closed stream (an error status) is not retried by the browser: start over.
-      if (events.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+      // A closed stream (an error status) is not retried by the browser: start over,
+      // after asking for the token if that is what is missing.
+      if (source.readyState !== 2 || events !== source) return;
+      var retry = function () { if (events === source) setTimeout(connect, 2000); };
+      api("/api/health", { quiet: true }).then(retry, retry);
     });
   }
 
@@ -256,7 +356,7 @@ export const PAGE_SCRIPT = String.raw`
     button.textContent = VERB[action] + "\u2026";
     message(name, VERB[action] + " " + label + "\u2026", false);
     render(name);
-    fetch("/api/services/" + action + "/" + encodeURIComponent(name), { method: "POST" })
+    api("/api/services/" + action + "/" + encodeURIComponent(name), { method: "POST" })
       .then(function (res) {
         return res.json().catch(function () { return { ok: false, error: "HTTP " + res.status }; });
       })
@@ -311,17 +411,23 @@ export const PAGE_SCRIPT = String.raw`
     var base = "/api/services/logs/" + encodeURIComponent(name) + "?stream=" + stream + "&lines=" + BACKLOG;
     if (logFollow.checked) {
       logInfo.textContent = "connecting\u2026";
-      logSource = new EventSource(base + "&follow=1");
+      var source = logSource = openStream(base + "&follow=1");
       logSource.addEventListener("open", function () { logLines.textContent = ""; unseen = 0; });
       logSource.addEventListener("lines", function (e) {
         var d = JSON.parse(e.data);
         appendLines(d.stream, d.lines);
       });
       logSource.addEventListener("ready", function () { logInfo.textContent = "following"; counts(); });
-      logSource.addEventListener("error", function () { logInfo.textContent = "disconnected, retrying\u2026"; });
+      logSource.addEventListener("error", function () {
+        logInfo.textContent = "disconnected, retrying\u2026";
+        // EventSource retries by itself; a closed stream (FetchSource, an error status) does not.
+        if (source.readyState === 2) {
+          setTimeout(function () { if (logSource === source) loadLogs(); }, 2000);
+        }
+      });
     } else {
       logInfo.textContent = "loading\u2026";
-      fetch(base).then(function (r) { return r.json(); }).then(function (body) {
+      api(base).then(function (r) { return r.json(); }).then(function (body) {
         if (name !== logName) return;
         if (!body.ok) { logInfo.textContent = body.error; return; }
         if (body.stdout) appendLines("stdout", body.stdout);
@@ -403,11 +509,11 @@ export const PAGE_SCRIPT = String.raw`
   setInterval(sample, 2000);
   // Without metrics events, refresh the figures now and then.
   setInterval(function () {
-    if (!events || events.readyState !== EventSource.OPEN) return;
+    if (!events || events.readyState !== 1) return;
     var any = false;
     services.forEach(function (s) { if (typeof s.status.cpu_percent === "number") any = true; });
     if (!any || Date.now() - lastMetricsAt < 10000) return;
-    fetch("/api/services/list").then(function (r) { return r.json(); }).then(function (b) {
+    api("/api/services/list", { quiet: true }).then(function (r) { return r.json(); }).then(function (b) {
       if (b.ok) b.services.forEach(update);
     }).catch(function () {});
   }, 5000);

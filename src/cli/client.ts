@@ -35,6 +35,8 @@ export interface ApiClientOptions {
    * @default 60_000
    */
   timeoutMs?: number;
+  /** API token, sent as `Authorization: Bearer <token>` with every request. */
+  token?: string;
 }
 
 /** Options of `ApiClient.logs`. */
@@ -59,6 +61,7 @@ export interface LogsOptions {
 export class ApiClient {
   #base: string;
   #timeoutMs: number;
+  #token: string | undefined;
 
   /** Create a client for `baseUrl` (http or https; a path prefix is kept). Throws `TypeError` for a bad URL. */
   constructor(baseUrl: string, options: ApiClientOptions = {}) {
@@ -78,6 +81,7 @@ export class ApiClient {
     }
     this.#base = url.href.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#token = options.token;
   }
 
   /** The base URL, without a trailing slash. */
@@ -146,7 +150,10 @@ export class ApiClient {
     try {
       response = await fetch(this.#base + path, {
         method,
-        headers: { accept: "application/json" },
+        headers: {
+          accept: "application/json",
+          ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
+        },
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       text = await response.text();

@@ -15,7 +15,8 @@ import {
 } from "../systemd/install.ts";
 import { UNIT, UNIT_DEFAULTS } from "../systemd/unit.ts";
 import { describeDiff } from "../supervisor/reload.ts";
-import { ApiClient, ApiError } from "./client.ts";
+import { ApiError } from "./client.ts";
+import { clientFor, tokenFileOption, tokenOption } from "./token.ts";
 
 /** What the commands need from the program. */
 export interface DeviceCommandContext {
@@ -31,6 +32,8 @@ export interface DeviceCommandContext {
   defaultUrl: string;
   /** Parse and normalise a `--url` value (throws a usage error). */
   urlArg(value: string): string;
+  /** An environment variable (for `EDGEVISOR_TOKEN`), undefined when unset. */
+  env(name: string): string | undefined;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -45,17 +48,21 @@ export function addDeviceCommands(program: AnyCommand, ctx: DeviceCommandContext
     )
     .option("--url <url>", "base URL of the edgevisor API", ctx.urlArg, ctx.defaultUrl)
     .option("--json", "print the raw JSON answer")
-    .action(async (options: { url: string; json?: boolean }) => {
-      try {
-        const body = await new ApiClient(options.url).reload();
-        if (options.json) ctx.printJson(body);
-        else ctx.print(`reloaded: ${describeDiff(body)}`);
-      } catch (error) {
-        if (!(error instanceof ApiError) || error.status !== 400) throw error;
-        ctx.stderr(`error: ${error.message}\n`);
-        ctx.setExitCode(2);
-      }
-    });
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
+    .action(
+      async (options: { url: string; json?: boolean; token?: string; tokenFile?: string }) => {
+        try {
+          const body = await clientFor(options, ctx.env).reload();
+          if (options.json) ctx.printJson(body);
+          else ctx.print(`reloaded: ${describeDiff(body)}`);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status !== 400) throw error;
+          ctx.stderr(`error: ${error.message}\n`);
+          ctx.setExitCode(2);
+        }
+      },
+    );
 
   const systemd = program
     .command("systemd")

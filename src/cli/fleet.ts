@@ -7,9 +7,11 @@
  */
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parseServiceName } from "../api/params.ts";
-import { DEFAULT_NATS_URL, type NatsConnectOptions, parseServers } from "../nats/connection.ts";
+import { readTokenFile } from "../api/auth.ts";
+import type { NatsConnectOptions } from "../nats/connection.ts";
+import { DEFAULT_NATS_URL, parseServers } from "../nats/servers.ts";
 import type { EventMessage, NatsPublisherOptions } from "../nats/publisher.ts";
-import { FleetClient, type FleetNode } from "../nats/fleet.ts";
+import type { FleetClient, FleetNode } from "../nats/fleet.ts";
 import { DEFAULT_PREFIX, subjectToken } from "../nats/subjects.ts";
 import type { ServiceStatus } from "../types.ts";
 import {
@@ -35,7 +37,9 @@ export const NATS_ENV_HELP =
   `  EDGEVISOR_NATS      default --nats of run and fleet (fleet: ${DEFAULT_NATS_URL})
   EDGEVISOR_NODE      default --node of run (the host name)
   EDGEVISOR_NATS_PREFIX  default --nats-prefix of run and fleet (edgevisor)
-  EDGEVISOR_TOKEN     API token that NATS control requests must carry (run), or send (fleet)`;
+  EDGEVISOR_TOKEN     API token (--token-file of run takes precedence): run requires it for
+                      changes over HTTP and NATS (and for reads off loopback); the client
+                      and fleet commands send it`;
 
 // deno-lint-ignore no-explicit-any
 type AnyCommand = Command<any, any, any>;
@@ -209,8 +213,8 @@ export function registerFleet(program: AnyCommand, ctx: FleetContext): void {
       "after",
       `
 Nodes are alive, stale (2 heartbeats missed) or expired (3 missed). Control
-requests need the nodes to run with --nats-control; EDGEVISOR_TOKEN (or
---token) is sent as "Authorization: Bearer <token>".`,
+requests need the nodes to run with --nats-control; --token, --token-file or
+EDGEVISOR_TOKEN is sent as "Authorization: Bearer <token>".`,
     );
 
   const common = (command: AnyCommand) => {
@@ -218,6 +222,7 @@ requests need the nodes to run with --nats-control; EDGEVISOR_TOKEN (or
       command.addOption(option);
     }
     command.addOption(new Option("--token <token>", "API token for control requests"));
+    command.addOption(new Option("--token-file <file>", "file holding the API token"));
     command.addOption(
       new Option("--timeout <seconds>", "give up on a connection or request after this long")
         .argParser(secondsArg).default(5),
@@ -229,11 +234,13 @@ requests need the nodes to run with --nats-control; EDGEVISOR_TOKEN (or
     flags: Record<string, unknown>,
     use: (client: FleetClient) => Promise<T>,
   ): Promise<T> => {
-    const f = flags as ConnectionFlags & { token?: string; timeout?: number };
+    const f = flags as ConnectionFlags & { token?: string; tokenFile?: string; timeout?: number };
+    const { FleetClient } = await import("../nats/fleet.ts"); // the NATS client, only when used
     const client = await FleetClient.connect({
       ...connectOptions(f, f.nats ?? DEFAULT_NATS_URL),
       prefix: f.natsPrefix ?? DEFAULT_PREFIX,
-      apiToken: f.token ?? ctx.env("EDGEVISOR_TOKEN"),
+      apiToken: f.token ??
+        (f.tokenFile !== undefined ? readTokenFile(f.tokenFile) : ctx.env("EDGEVISOR_TOKEN")),
       timeoutMs: (f.timeout ?? 5) * 1000,
     });
     try {
@@ -337,6 +344,8 @@ requests need the nodes to run with --nats-control; EDGEVISOR_TOKEN (or
       const { promise, resolve } = Promise.withResolvers<void>();
       let seen = 0;
       const sub = client.watch({ node: o.node, service: o.service }, (event) => {
+        // Events delivered in the same batch after the last one wanted are dropped.
+        if (o.count !== undefined && seen >= o.count) return;
         print(o.json ? JSON.stringify(event) : formatEvent(event));
         seen++;
         if (o.count !== undefined && seen >= o.count) resolve();

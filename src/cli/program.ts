@@ -19,6 +19,16 @@ import { loadRegistry } from "../registry/load.ts";
 import { VERSION } from "../version.ts";
 import { runDefaults } from "../systemd/defaults.ts";
 import { ApiClient } from "./client.ts";
+import {
+  clientFor,
+  insecureOption,
+  publicReadOption,
+  runAccessOptions,
+  tokenFileOption,
+  tokenFileRunOption,
+  tokenOption,
+} from "./token.ts";
+import { TokenFileError } from "../api/auth.ts";
 import { formatGraph } from "./graph.ts";
 import { addDeviceCommands } from "./device_commands.ts";
 import { addNatsRunOptions, NATS_ENV_HELP, natsRunOptions, registerFleet } from "./fleet.ts";
@@ -77,6 +87,7 @@ export async function main(args: string[], io: ProgramIo = denoIo()): Promise<nu
     // Commander has already printed its message (or the help, or the version).
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof TokenFileError) return error.exitCode;
     return error instanceof RegistryError ? 2 : 1;
   }
 }
@@ -142,6 +153,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       "directory of the orchestrator's state",
       runDefaults(env).stateDir,
     )
+    .addOption(tokenFileRunOption())
+    .addOption(publicReadOption())
+    .addOption(insecureOption())
     .action(async (options, command) => {
       state.exitCode = await runOrchestrator({
         registry: options.registry,
@@ -149,6 +163,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
         logDir: options.logDir,
         stateDir: options.stateDir,
         ...natsRunOptions(command.opts(), { stdout: io.stdout, env, color }),
+        ...runAccessOptions(options),
       });
     });
 
@@ -205,9 +220,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .alias("list")
     .description("list every service with its state")
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (options) => {
-      const body = await new ApiClient(options.url).list();
+      const body = await clientFor(options, env).list();
       if (options.json) printJson(body);
       else print(formatServices(body.services, { color }));
     });
@@ -217,9 +234,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .description("show every field of one service")
     .argument("<name>", nameArgument, nameArg)
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).status(name);
+      const body = await clientFor(options, env).status(name);
       if (options.json) printJson(body);
       else print(formatStatus(body, { color }));
     });
@@ -234,9 +253,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .description("start a service that is not running")
     .argument("<name>", nameArgument, nameArg)
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).start(name);
+      const body = await clientFor(options, env).start(name);
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
@@ -246,9 +267,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .description('start one run of a job (kind "job") and print its run id')
     .argument("<name>", nameArgument, nameArg)
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).runJob(name);
+      const body = await clientFor(options, env).runJob(name);
       if (options.json) printJson(body);
       else print(body.message);
     });
@@ -259,9 +282,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .argument("<name>", nameArgument, nameArg)
     .option("--force", "kill the process group at once instead of the graceful stop")
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).stop(name, { force: options.force === true });
+      const body = await clientFor(options, env).stop(name, { force: options.force === true });
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
@@ -271,9 +296,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .description("stop a service (if running) and start it again")
     .argument("<name>", nameArgument, nameArg)
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).restart(name);
+      const body = await clientFor(options, env).restart(name);
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
@@ -293,9 +320,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       ),
     )
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const body = await new ApiClient(options.url).logs(name, {
+      const body = await clientFor(options, env).logs(name, {
         lines: options.lines,
         stream: options.stream,
       });
@@ -308,9 +337,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .description("show the orchestrator's health, or one service's health check")
     .argument("[name]", "service name (omit for the orchestrator)", nameArg)
     .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
     .addOption(jsonOption())
     .action(async (name, options) => {
-      const client = new ApiClient(options.url);
+      const client = clientFor(options, env);
       if (name === undefined) {
         const body = await client.health();
         if (options.json) printJson(body);
@@ -332,6 +363,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     setExitCode: (code) => (state.exitCode = code),
     defaultUrl: env("EDGEVISOR_URL") ?? DEFAULT_URL,
     urlArg,
+    env,
   });
   return program;
 }

@@ -6,6 +6,11 @@
  * @module
  */
 
+/** Bytes one read of a quiet pipe asks for. */
+const QUIET_READ_BYTES = 4 * 1024;
+/** Bytes one read asks for after a read that filled its buffer. */
+const BUSY_READ_BYTES = 64 * 1024;
+
 /** Where {@linkcode pipeToLog} writes; a {@linkcode LogFile} is one. */
 export interface LogSink {
   /** Write one chunk; the next chunk is read only after this resolves. Should not reject. */
@@ -37,16 +42,28 @@ export async function pipeToLog(
   stream: ReadableStream<Uint8Array>,
   file: LogSink,
 ): Promise<void> {
-  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   try {
-    reader = stream.getReader();
+    reader = stream.getReader({ mode: "byob" });
   } catch {
-    return; // Locked by someone else: nothing this function can read.
+    try {
+      reader = stream.getReader(); // not a byte stream
+    } catch {
+      return; // Locked by someone else: nothing this function can read.
+    }
   }
+  // A quiet pipe waits with a small buffer (a byte stream's own reads would
+  // hold 64 KiB per idle pipe); a read that fills it asks for more next time.
+  let size = QUIET_READ_BYTES;
   try {
     while (true) {
-      const { done, value } = await reader.read();
-      if (done) return;
+      const { done, value } = reader instanceof ReadableStreamBYOBReader
+        ? await reader.read(new Uint8Array(size))
+        : await reader.read();
+      if (done || value === undefined) return;
+      if (reader instanceof ReadableStreamBYOBReader) {
+        size = value.byteLength === size ? BUSY_READ_BYTES : QUIET_READ_BYTES;
+      }
       if (value.byteLength === 0) continue;
       try {
         await file.write(value);

@@ -97,3 +97,25 @@ Deno.test("pipeToLog() resolves at once on a locked stream", async () => {
   await pipeToLog(stream, { write: () => Promise.resolve() });
   reader.releaseLock();
 });
+
+Deno.test("pipeToLog() copies bursts and trickles byte for byte, whatever its read size", async () => {
+  const chunks: Uint8Array[] = [];
+  // A burst much larger than one read, then a few small writes.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "seq 1 100000; echo a; sleep 0.05; echo b"],
+    stdout: "piped",
+  }).spawn();
+  await pipeToLog(child.stdout, {
+    write(chunk) {
+      chunks.push(chunk.slice());
+      return Promise.resolve();
+    },
+  });
+  await child.status;
+  const decoder = new TextDecoder();
+  const text = chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
+  const expected = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join("") + "a\nb\n";
+  assert.equal(text.length, expected.length);
+  assert.ok(text === expected, "same bytes in the same order");
+  assert.ok(chunks.length > 1);
+});

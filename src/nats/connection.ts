@@ -11,8 +11,9 @@ import {
 } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
-/** Default server of the fleet commands. */
-export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+import { parseServers } from "./servers.ts";
+
+export { DEFAULT_NATS_URL, parseServers } from "./servers.ts";
 
 /** Where and how to connect. */
 export interface NatsConnectOptions {
@@ -34,13 +35,6 @@ export interface NatsConnectOptions {
   tlsKey?: string;
   /** Client name shown by the server. */
   name?: string;
-}
-
-/** Split a comma-separated list of server URLs; throws `TypeError` when empty. */
-export function parseServers(url: string): string[] {
-  const servers = url.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (servers.length === 0) throw new TypeError(`Invalid NATS URL ${JSON.stringify(url)}`);
-  return servers;
 }
 
 /** The client's connection options for `options` (reads the `.creds` file when set). */

@@ -170,6 +170,11 @@ export async function loadRegistry(
   let text: string;
   let dir: string;
   try {
+    // Reading a FIFO without a writer would block for ever: only files are read.
+    const info = await Deno.stat(path);
+    if (!info.isFile && !info.isDirectory) {
+      throw new TypeError("it is not a regular file (a FIFO, socket or device)");
+    }
     text = await Deno.readTextFile(path);
     dir = dirname(resolve(path));
   } catch (error) {

@@ -6,6 +6,7 @@
  */
 import { parseDocument } from "yaml";
 import type { RegistryProblem } from "../errors.ts";
+import { findJsonDuplicateKeys } from "./json_duplicates.ts";
 
 /** Text format of a registry file. */
 export type RegistryFormat = "json" | "yaml";
@@ -40,7 +41,9 @@ function failure(...messages: string[]): ParseResult {
 
 function parseJson(text: string): ParseResult {
   try {
-    return { ok: true, value: JSON.parse(text) };
+    const value: unknown = JSON.parse(text);
+    const duplicates = findJsonDuplicateKeys(text);
+    return duplicates.length === 0 ? { ok: true, value } : { ok: false, problems: duplicates };
   } catch (error) {
     const found = findJsonSyntaxError(text);
     if (found === undefined) return failure(`invalid JSON: ${messageOf(error)}`);

@@ -77,6 +77,8 @@ export interface GateTarget {
   readonly spec: ServiceSpec;
   /** Lifecycle state. */
   readonly state: ServiceState;
+  /** Stopped by an operator before an unclean restart: not autostarted. */
+  readonly held?: boolean;
   /** Its status. */
   status(): ServiceStatus;
   /** Start unless live; a spawn failure leaves it `failed`. */
@@ -123,7 +125,7 @@ export class DependencyGate {
   boot(): void {
     this.#unsubscribe ??= this.#options.events.subscribe((event) => this.#onEvent(event));
     for (const target of this.#options.services().values()) {
-      if (target.spec.autostart) this.#pending.add(target.name);
+      if (target.spec.autostart && !target.held) this.#pending.add(target.name);
     }
     this.#evaluate();
   }

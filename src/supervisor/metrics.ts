@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ProcScanner } from "./proc_scan.ts";
 
 /** Clock ticks per second of the times in `/proc/{pid}/stat` (USER_HZ, 100 on Linux). */
 export const CLOCK_TICKS = 100;
@@ -267,6 +268,7 @@ export class MetricsSampler {
   #cpuSeconds = new Map<string, number>();
   #over = new Map<string, number>();
   #self = new SelfSampler();
+  #scanner = new ProcScanner(parseStatRow);
   #lastCostMs = 0;
 
   /** Create an idle sampler. */
@@ -304,7 +306,7 @@ export class MetricsSampler {
     const targets = [...this.#options.targets()];
     const wanted = new Set<number>();
     for (const t of targets) if (t.pid !== null) wanted.add(t.pid);
-    const totals = wanted.size > 0 ? sumByGroup(scanProc(), wanted) : new Map();
+    const totals = wanted.size > 0 ? sumByGroup(this.#scanner.scan(wanted), wanted) : new Map();
     const size = pageSize();
     const seen = new Set<string>();
     for (const target of targets) {

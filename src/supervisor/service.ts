@@ -24,6 +24,7 @@ import { type HookName, runHook } from "./hooks.ts";
 import { resolveChecks, ServiceHealth } from "./health_runner.ts";
 import { JobHistory, JobScheduler, scheduleOf } from "./jobs.ts";
 import type { GroupMetrics } from "./metrics.ts";
+import type { RememberedService } from "./memory.ts";
 import type { PidStore } from "./pid_store.ts";
 import {
   decideAfterExit,
@@ -92,6 +93,8 @@ export class Service {
   #history: RestartHistory = FRESH_HISTORY;
   #restarts = 0;
   #crashCount = 0;
+  /** Stopped by an operator: `autostart` does not start it again after an unclean restart. */
+  #held = false;
   #lastExit: ExitInfo | null = null;
   #lastRestartMs: number | null = null;
   #nextStartMs: number | null = null;
@@ -300,6 +303,7 @@ export class Service {
    */
   start(): Promise<void> {
     this.#assertNotLive("start");
+    this.#held = false;
     this.#history = FRESH_HISTORY;
     return Promise.resolve(this.#spawn("request"));
   }
@@ -316,6 +320,7 @@ export class Service {
    * @throws {ConflictError} when it is not running.
    */
   async stop(force = false): Promise<void> {
+    if (!this.#closed) this.#held = true;
     if (WAITING_STATES.has(this.#state)) {
       this.#clearTimer();
       this.#transition("stopped", "stopped by request");
@@ -371,10 +376,35 @@ export class Service {
     if (this.#state === "starting" || this.#state === "running") await this.stop();
     else if (this.#state === "stopping" && this.#run) await this.#run.done;
     this.#assertNotLive("restart");
+    this.#held = false;
     this.#history = FRESH_HISTORY;
     this.#restarts++;
     this.#lastRestartMs = Date.now();
     await this.#spawn("request");
+  }
+
+  /** What survives an unclean end of the orchestrator. */
+  remembered(): RememberedService {
+    return {
+      restarts: this.#restarts,
+      crash_count: this.#crashCount,
+      last_exit: this.#lastExit,
+      held: this.#held,
+    };
+  }
+
+  /** Take back what an unclean end left (before the service is started). */
+  recall(memory: RememberedService): void {
+    this.#restarts = memory.restarts;
+    this.#crashCount = memory.crash_count;
+    this.#lastExit = memory.last_exit;
+    this.#held = memory.held;
+    if (memory.held) this.#reason = "stopped by request (before the orchestrator restarted)";
+  }
+
+  /** Stopped by an operator and to stay so. */
+  get held(): boolean {
+    return this.#held;
   }
 
   /** SIGKILL the process group at once (second signal to the orchestrator). */
@@ -576,12 +606,15 @@ export class Service {
         const to = decision.action === "restart" ? "backoff" : "cooldown";
         this.#nextStartMs = Date.now() + decision.delayMs;
         this.#transition(to, decision.reason, exit);
-        this.#timer = setTimeout(() => {
+        const retry = () => {
           this.#timer = undefined;
           if (this.#state === to && !this.#closed) {
             this.#spawn(to === "backoff" ? "retry" : "trial");
           }
-        }, decision.delayMs);
+        };
+        // A zero delay retries in a microtask: Deno's setTimeout(0) takes milliseconds.
+        if (decision.delayMs <= 0) queueMicrotask(retry);
+        else this.#timer = setTimeout(retry, decision.delayMs);
         break;
       }
       case "fail":

@@ -27,8 +27,9 @@ import {
   type Watch,
 } from "../types.ts";
 import { VERSION } from "../version.ts";
+import { ServiceMemory } from "./memory.ts";
 import { leftoverPids, PidStore } from "./pid_store.ts";
-import { delay, readProcStat } from "./process.ts";
+import { delay } from "./process.ts";
 import { changeService, isActive, type ServiceEditor } from "./reconfigure.ts";
 import { describeDiff, diffRegistries } from "./reload.ts";
 import { closeInOrder, DependencyGate } from "./deps.ts";
@@ -63,6 +64,7 @@ export class Supervisor implements ServiceControl {
   #options: SupervisorOptions;
   #registry: Registry;
   #changes: Promise<unknown> = Promise.resolve();
+  #memory: ServiceMemory;
 
   /** Create the services of `registry`, all stopped. Nothing is spawned yet. */
   constructor(registry: Registry, options: SupervisorOptions) {
@@ -81,6 +83,11 @@ export class Supervisor implements ServiceControl {
       log: this.#log,
     });
     for (const spec of registry.services) this.#services.set(spec.name, this.#create(spec));
+    this.#memory = new ServiceMemory(
+      options.stateDir,
+      () => Object.fromEntries([...this.#services].map(([name, s]) => [name, s.remembered()])),
+      { onError: (err) => this.#log(`cannot remember service state: ${err.message}`) },
+    );
   }
 
   /** A new, stopped service for `spec`. */
@@ -109,9 +116,29 @@ export class Supervisor implements ServiceControl {
   async boot(): Promise<void> {
     await Deno.mkdir(this.#pids.dir, { recursive: true });
     await this.reapLeftovers();
+    this.#recall();
+    this.#events.subscribe(() => this.#memory.schedule());
     this.#gate.boot();
     for (const service of this.#services.values()) service.startSchedule();
     this.#metrics.start();
+  }
+
+  /** After an unclean end of the previous orchestrator: its counters and the operator's stops. */
+  #recall(): void {
+    const memory = this.#memory.load();
+    if (!memory) return;
+    const held: string[] = [];
+    for (const [name, remembered] of Object.entries(memory)) {
+      const service = this.#services.get(name);
+      if (!service || typeof remembered !== "object" || remembered === null) continue;
+      service.recall(remembered);
+      if (service.held) held.push(name);
+    }
+    this.#log(
+      `restored counters of the previous run, which did not end cleanly${
+        held.length ? `; kept stopped by request: ${held.join(", ")}` : ""
+      }`,
+    );
   }
 
   /** Sample CPU and memory of every service now (they are also sampled every `metrics_interval`). */
@@ -247,7 +274,7 @@ export class Supervisor implements ServiceControl {
   shutdown(): Promise<void> {
     this.#metrics.stop();
     this.#gate.close();
-    this.#closing ??= closeInOrder(this.#services);
+    this.#closing ??= closeInOrder(this.#services).then(() => this.#memory.clear());
     return this.#closing;
   }
 
@@ -360,10 +387,4 @@ function trySignal(pid: number, signal: Deno.Signal): void {
   } catch {
     // gone already
   }
-}
-
-/** Whether the process `pid` still exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== "Z";
 }
