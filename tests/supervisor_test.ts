@@ -7,100 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { ConflictError, NotFoundError, SpawnError } from "../src/errors.ts";
-import type { StateEvent } from "../src/events.ts";
-import { parseRegistry } from "../src/registry/load.ts";
-import { Supervisor } from "../src/supervisor/supervisor.ts";
-import type { ServiceStatus } from "../src/types.ts";
 import {
   assertAtLeast,
   assertBelow,
   assertRejectsWith,
   exists,
-  FAST,
   groupMembers,
-  killGroup,
   processAlive,
   processesMatching,
-  removeDir,
   sh,
-  tempDir,
   uniqueSeconds,
   waitFor,
 } from "./harness.ts";
-
-/** A supervisor over temp directories, with its events and log lines recorded. */
-interface Fixture {
-  sup: Supervisor;
-  events: StateEvent[];
-  lines: string[];
-  logDir: string;
-  /** Status of one service. */
-  st(name: string): ServiceStatus;
-  /** Wait until `name` satisfies `check`; returns its status. */
-  until(
-    name: string,
-    check: (s: ServiceStatus) => boolean,
-    message: string,
-    timeoutMs?: number,
-  ): Promise<ServiceStatus>;
-}
-
-/**
- * Run `fn` against a booted supervisor of `services` (each merged over
- * `FAST`); shut it down and kill every group it ever started, even on failure.
- */
-async function withSupervisor(
-  services: Record<string, unknown>[],
-  fn: (f: Fixture) => Promise<void>,
-): Promise<void> {
-  const dir = await tempDir();
-  const logDir = `${dir}/logs`;
-  const registry = parseRegistry(
-    JSON.stringify({ services: services.map((s) => ({ ...FAST, ...s })) }),
-    { env: {} },
-  );
-  const lines: string[] = [];
-  const events: StateEvent[] = [];
-  const groups = new Set<number>();
-  const sup = new Supervisor(registry, {
-    logDir,
-    stateDir: `${dir}/state`,
-    log: (line) => lines.push(line),
-  });
-  sup.events.subscribe((e) => {
-    if (e.type !== "state") return;
-    events.push(e);
-    if (e.pid !== null) groups.add(e.pid);
-  });
-  const st = (name: string) => sup.status(name);
-  const fixture: Fixture = {
-    sup,
-    events,
-    lines,
-    logDir,
-    st,
-    async until(name, check, message, timeoutMs = 10_000) {
-      try {
-        return await waitFor(() => check(st(name)) && st(name), { timeoutMs, message });
-      } catch (err) {
-        throw new Error(
-          `${(err as Error).message}\nstatus: ${JSON.stringify(st(name))}\nlog:\n${
-            lines.join("\n")
-          }`,
-        );
-      }
-    },
-  };
-  try {
-    await sup.boot();
-    await fn(fixture);
-  } finally {
-    for (const s of sup.list()) if (s.pid !== null) groups.add(s.pid);
-    await sup.shutdown();
-    for (const g of groups) killGroup(g);
-    await removeDir(dir);
-  }
-}
+import { withSupervisor } from "./supervisor_fixture.ts";
 
 Deno.test("Supervisor restarts a service killed by SIGKILL with a new pid", async () => {
   const secs = uniqueSeconds();
@@ -310,7 +229,8 @@ Deno.test("Supervisor captures stdout and stderr, including the last line before
       restart_policy: "never",
       autostart: false,
     }],
-    async ({ sup, until, logDir }) => {
+    async ({ sup, until, dir }) => {
+      const logDir = `${dir}/logs`;
       // What the files hold at the very moment the service is seen as exited.
       let atExit: { stdout: string; stderr: string } | undefined;
       sup.events.subscribe((e) => {
@@ -353,7 +273,8 @@ Deno.test("Supervisor rotates log files and keeps only `keep` of them", async ()
       restart_policy: "never",
       log: { max_size_mb: 0.001, keep: 2 },
     }],
-    async ({ sup, until, logDir }) => {
+    async ({ sup, until, dir }) => {
+      const logDir = `${dir}/logs`;
       await until("chatty", (s) => s.status === "exited", "chatty to end");
       const base = `${logDir}/chatty.stdout.log`;
       assert.ok(exists(base), "current file");
