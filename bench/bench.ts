@@ -43,14 +43,8 @@ const POLL_MS = 10;
 /** Give up on one wait after this long. */
 const WAIT_LIMIT_MS = 60_000;
 
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-run",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-];
+/** The runtime flags of `deno task start` and the compiled binary. */
+const PERMISSIONS = ["--allow-all", "--v8-flags=--max-semi-space-size=1,--single-threaded-gc"];
 const REPO_DIR = fileURLToPath(new URL("..", import.meta.url));
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 
@@ -796,11 +790,9 @@ function formatReport(r: Report): string {
 
 // ---------------------------------------------------------------- main
 
-const USAGE = `usage: deno task bench [--json] [--allow-all]
+const USAGE = `usage: deno task bench [--json]
 
   --json       print one JSON document instead of the tables
-  --allow-all  run the orchestrator subprocess with -A instead of the
-               permissions of \`deno task start\` (Deno reads /proc only with -A)
 
 See bench/README.md for what each figure means.`;
 
@@ -809,13 +801,13 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const unknown = args.filter((a) => a !== "--json" && a !== "--allow-all");
+  const unknown = args.filter((a) => a !== "--json");
   if (unknown.length > 0) {
     console.error(`error: unknown argument ${JSON.stringify(unknown[0])}\n\n${USAGE}`);
     return 2;
   }
   const json = args.includes("--json");
-  const permissions = args.includes("--allow-all") ? ["--allow-all"] : PERMISSIONS;
+  const permissions = PERMISSIONS;
   const began = performance.now();
   const date = new Date().toISOString();
   const root = await Deno.makeTempDir({ prefix: "edgevisor-bench-" });

@@ -45,18 +45,38 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    sizes: { type: "string", default: "50,200" },
-    idle: { type: "string", default: "30" },
-    kills: { type: "string", default: "20" },
-    load: { type: "string", default: "5" },
-    only: { type: "string" },
-    "deno-flags": { type: "string" },
-    json: { type: "boolean", default: false },
-  },
-});
+const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--idle 30] [--kills 20] [--load 5]
+                             [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
+
+Runs the same workload under edgevisor and, where installed, supervisord, PM2 and runit, and
+prints one table with ratios to runit. See bench/README.md.`;
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        sizes: { type: "string", default: "50,200" },
+        idle: { type: "string", default: "30" },
+        kills: { type: "string", default: "20" },
+        load: { type: "string", default: "5" },
+        only: { type: "string" },
+        "deno-flags": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const flags = parseFlags();
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 
 const SIZES = flags.sizes.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const IDLE_S = Number(flags.idle);
