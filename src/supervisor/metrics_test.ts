@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { launchCommand } from "./guards.ts";
-import { memoryOverCount, nextSample, parseStatRow, type StatRow, sumByGroup } from "./metrics.ts";
+import {
+  memoryOverCount,
+  nextSample,
+  parseStatBytes,
+  parseStatRow,
+  type StatRow,
+  sumByGroup,
+} from "./metrics.ts";
 
 const STAT =
   "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 12345 1000000 256 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
@@ -9,12 +16,17 @@ Deno.test("parseStatRow() reads ticks, threads and rss past a command with paren
   assert.deepEqual(parseStatRow(STAT), {
     pid: 4242,
     pgrp: 4242,
+    session: 4242,
     state: "S",
     ticks: 200,
     threads: 3,
     rssPages: 256,
   });
   assert.equal(parseStatRow("garbage"), undefined);
+  assert.equal(parseStatRow("12 (x) S 1 2"), undefined, "cut short before rss");
+  const own = parseStatBytes(Deno.readFileSync("/proc/self/stat"));
+  assert.equal(own?.pid, Deno.pid);
+  assert.ok(own && own.rssPages > 0 && own.threads >= 1 && own.session > 0);
 });
 
 Deno.test("sumByGroup() sums live members of the wanted groups only", () => {
@@ -25,6 +37,7 @@ Deno.test("sumByGroup() sums live members of the wanted groups only", () => {
     ticks: 10,
     threads: 2,
     rssPages: 100,
+    session: pgrp,
   });
   const totals = sumByGroup(
     [row(1, 1), row(2, 1), row(3, 1, "Z"), row(4, 4), row(5, 9)],

@@ -28,17 +28,16 @@ interface Outsider {
  * Reads `/proc/{pid}/stat` of every process that may belong to a wanted
  * group, and parses each with `parse` (which gives at least the group).
  */
-export class ProcScanner<Row extends { pgrp: number }> {
-  #parse: (text: string) => Row | undefined;
+export class ProcScanner<Row extends { pgrp: number; session: number }> {
+  #parse: (bytes: Uint8Array) => Row | undefined;
   #buffer = new Uint8Array(2048);
-  #decoder = new TextDecoder();
   #outsiders = new Map<number, Outsider>();
 
   /** Processes skipped by the last scan (for tests and figures). */
   skipped = 0;
 
-  /** A scanner that parses each `/proc/{pid}/stat` text with `parse`. */
-  constructor(parse: (text: string) => Row | undefined) {
+  /** A scanner that parses the bytes of each `/proc/{pid}/stat` with `parse`. */
+  constructor(parse: (bytes: Uint8Array) => Row | undefined) {
     this.#parse = parse;
   }
 
@@ -72,11 +71,11 @@ export class ProcScanner<Row extends { pgrp: number }> {
           continue;
         }
       }
-      const text = this.#read(pid);
-      const row = text === undefined ? undefined : this.#parse(text);
-      if (text === undefined || row === undefined) continue;
+      const bytes = this.#read(pid);
+      const row = bytes === undefined ? undefined : this.#parse(bytes);
+      if (row === undefined) continue;
       rows.push(row);
-      const session = sessionOf(text);
+      const session = row.session;
       if (wanted.has(row.pgrp)) {
         if (session !== row.pgrp && !wanted.has(session)) extraSessions.add(session);
       } else if (!wanted.has(session)) {
@@ -90,8 +89,8 @@ export class ProcScanner<Row extends { pgrp: number }> {
         if (!extraSessions.has(outsider.session)) continue;
         outsiders.delete(pid);
         count--;
-        const text = this.#read(pid);
-        const row = text === undefined ? undefined : this.#parse(text);
+        const bytes = this.#read(pid);
+        const row = bytes === undefined ? undefined : this.#parse(bytes);
         if (row) rows.push(row);
       }
     }
@@ -100,8 +99,11 @@ export class ProcScanner<Row extends { pgrp: number }> {
     return rows;
   }
 
-  /** Text of `/proc/{pid}/stat`, or undefined when the process is gone. */
-  #read(pid: number): string | undefined {
+  /**
+   * Bytes of `/proc/{pid}/stat`, or undefined when the process is gone; a
+   * view of the reused buffer, valid until the next read.
+   */
+  #read(pid: number): Uint8Array | undefined {
     const path = `/proc/${pid}/stat`;
     let file: Deno.FsFile;
     try {
@@ -113,8 +115,8 @@ export class ProcScanner<Row extends { pgrp: number }> {
       const n = file.readSync(this.#buffer);
       if (n === null) return undefined;
       // Longer than the buffer (not seen in practice): read it whole.
-      if (n === this.#buffer.length) return Deno.readTextFileSync(path);
-      return this.#decoder.decode(this.#buffer.subarray(0, n));
+      if (n === this.#buffer.length) return Deno.readFileSync(path);
+      return this.#buffer.subarray(0, n);
     } catch {
       return undefined;
     } finally {
@@ -130,13 +132,4 @@ function inodeOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Session id (field 6 of proc(5)) of a `/proc/{pid}/stat` text; NaN when unreadable. */
-export function sessionOf(text: string): number {
-  const close = text.lastIndexOf(")");
-  // After ") ": state ppid pgrp session
-  let at = close + 2;
-  for (let i = 0; i < 3 && at > 0; i++) at = text.indexOf(" ", at) + 1;
-  return at > 0 ? Number.parseInt(text.slice(at), 10) : NaN;
 }

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../../tests/harness.ts";
-import { parseStatRow } from "./metrics.ts";
-import { ProcScanner, sessionOf } from "./proc_scan.ts";
-
-const STAT =
-  "4242 (my (odd) cmd) S 1 4242 4100 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 12345 1000000 256";
-
-Deno.test("sessionOf() reads field 6 past a command with parentheses", () => {
-  assert.equal(sessionOf(STAT), 4100);
-  assert.ok(Number.isNaN(sessionOf("garbage")));
-});
+import { parseStatBytes } from "./metrics.ts";
+import { ProcScanner } from "./proc_scan.ts";
 
 /** A detached `sh -c script` (or another shell's) (its own session and group); stdin piped. */
 function spawnGroup(script: string, shell = "sh"): Deno.ChildProcess {
@@ -36,7 +28,7 @@ async function end(child: Deno.ChildProcess): Promise<void> {
 Deno.test("ProcScanner.scan() skips outsiders and still finds members forked later", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & wait");
   try {
-    const scanner = new ProcScanner(parseStatRow);
+    const scanner = new ProcScanner(parseStatBytes);
     const wanted = new Set([child.pid]);
     const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid).length;
     await waitFor(() => members() === 2, { message: "sh and one sleep" });
@@ -65,7 +57,7 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
     reader.releaseLock();
     const sleepPid = Number(text.trim());
     assert.ok(sleepPid > 0 && sleepPid !== child.pid);
-    const scanner = new ProcScanner(parseStatRow);
+    const scanner = new ProcScanner(parseStatBytes);
     const wanted = new Set([sleepPid]);
     for (let i = 0; i < 3; i++) {
       const rows = scanner.scan(wanted);
