@@ -334,6 +334,7 @@ export class MetricsSampler {
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#scanner.close();
   }
 
   /** Sample every target now; fire memory guards that have seen two samples above their limit. */
