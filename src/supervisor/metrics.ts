@@ -334,7 +334,6 @@ export class MetricsSampler {
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#scanner.close();
   }
 
   /** Sample every target now; fire memory guards that have seen two samples above their limit. */

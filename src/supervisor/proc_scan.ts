@@ -24,110 +24,28 @@ interface Outsider {
   session: number;
 }
 
-/** Options of a {@linkcode ProcScanner}. */
-export interface ProcScannerOptions {
-  /**
-   * Every how many scans `/proc` is listed to find new members; in between,
-   * only the members found last time are read again, through files kept open
-   * (a read of an open `/proc/{pid}/stat` costs half of an open, read and
-   * close). A change of the wanted groups lists `/proc` at once. @default 5
-   */
-  listEvery?: number;
-}
-
 /**
  * Reads `/proc/{pid}/stat` of every process that may belong to a wanted
  * group, and parses each with `parse` (which gives at least the group).
  */
-export class ProcScanner<
-  Row extends { pid: number; pgrp: number; session: number; state: string },
-> {
+export class ProcScanner<Row extends { pgrp: number; session: number }> {
   #parse: (bytes: Uint8Array) => Row | undefined;
   #buffer = new Uint8Array(2048);
   #outsiders = new Map<number, Outsider>();
-  #listEvery: number;
-  #sinceList = Infinity;
-  #lastWanted: ReadonlySet<number> = new Set();
-  /** Open `/proc/{pid}/stat` of the members found by the last listing. */
-  #members = new Map<number, Deno.FsFile>();
 
   /** Processes skipped by the last scan (for tests and figures). */
   skipped = 0;
 
   /** A scanner that parses the bytes of each `/proc/{pid}/stat` with `parse`. */
-  constructor(parse: (bytes: Uint8Array) => Row | undefined, options: ProcScannerOptions = {}) {
+  constructor(parse: (bytes: Uint8Array) => Row | undefined) {
     this.#parse = parse;
-    this.#listEvery = Math.max(1, options.listEvery ?? 5);
   }
 
   /**
    * Every live process that may be a member of a group in `wanted` (and
    * possibly others); rows of processes that vanish meanwhile are left out.
-   * Members forked since the last listing of `/proc` show from the next one.
    */
   scan(wanted: ReadonlySet<number>): Row[] {
-    if (++this.#sinceList < this.#listEvery && sameSet(wanted, this.#lastWanted)) {
-      return this.#rereadMembers(wanted);
-    }
-    this.#sinceList = 0;
-    this.#lastWanted = new Set(wanted);
-    const rows = this.#list(wanted);
-    this.#keepMembers(rows, wanted);
-    return rows;
-  }
-
-  /** Close the files kept open. */
-  close(): void {
-    for (const file of this.#members.values()) file.close();
-    this.#members.clear();
-    this.#sinceList = Infinity;
-  }
-
-  /** Read the kept files again; a process that is gone or left the groups is dropped. */
-  #rereadMembers(wanted: ReadonlySet<number>): Row[] {
-    const rows: Row[] = [];
-    for (const [pid, file] of this.#members) {
-      let row: Row | undefined;
-      try {
-        file.seekSync(0, Deno.SeekMode.Start);
-        const n = file.readSync(this.#buffer);
-        if (n !== null && n < this.#buffer.length) row = this.#parse(this.#buffer.subarray(0, n));
-      } catch {
-        // the process is gone
-      }
-      if (row && wanted.has(row.pgrp) && row.state !== "Z" && row.state !== "X") {
-        rows.push(row);
-      } else {
-        file.close();
-        this.#members.delete(pid);
-      }
-    }
-    return rows;
-  }
-
-  /** Keep `/proc/{pid}/stat` open for every member in `rows`; close the others. */
-  #keepMembers(rows: readonly Row[], wanted: ReadonlySet<number>): void {
-    const members = new Map<number, Deno.FsFile>();
-    for (const row of rows) {
-      const pid = row.pid;
-      if (!wanted.has(row.pgrp) || row.state === "Z" || row.state === "X") continue;
-      let file = this.#members.get(pid);
-      this.#members.delete(pid);
-      if (!file) {
-        try {
-          file = Deno.openSync(`/proc/${pid}/stat`);
-        } catch {
-          continue; // gone meanwhile
-        }
-      }
-      members.set(pid, file);
-    }
-    for (const file of this.#members.values()) file.close();
-    this.#members = members;
-  }
-
-  /** List `/proc` and read every process that may be a member. */
-  #list(wanted: ReadonlySet<number>): Row[] {
     const rows: Row[] = [];
     let entries: Iterable<Deno.DirEntry>;
     try {
@@ -214,10 +132,4 @@ function inodeOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }

@@ -28,7 +28,7 @@ async function end(child: Deno.ChildProcess): Promise<void> {
 Deno.test("ProcScanner.scan() skips outsiders and still finds members forked later", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & wait");
   try {
-    const scanner = new ProcScanner(parseStatBytes, { listEvery: 1 });
+    const scanner = new ProcScanner(parseStatBytes);
     const wanted = new Set([child.pid]);
     const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid).length;
     await waitFor(() => members() === 2, { message: "sh and one sleep" });
@@ -38,7 +38,6 @@ Deno.test("ProcScanner.scan() skips outsiders and still finds members forked lat
     await writer.write(new TextEncoder().encode("go\n"));
     writer.releaseLock();
     await waitFor(() => members() === 3, { message: "the sleep forked later" });
-    scanner.close();
   } finally {
     await end(child);
   }
@@ -58,7 +57,7 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
     reader.releaseLock();
     const sleepPid = Number(text.trim());
     assert.ok(sleepPid > 0 && sleepPid !== child.pid);
-    const scanner = new ProcScanner(parseStatBytes, { listEvery: 1 });
+    const scanner = new ProcScanner(parseStatBytes);
     const wanted = new Set([sleepPid]);
     for (let i = 0; i < 3; i++) {
       const rows = scanner.scan(wanted);
@@ -66,36 +65,7 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
       assert.equal(leader?.pgrp, sleepPid, `scan ${i + 1}: the group leader`);
       assert.ok(rows.some((r) => r.pid === child.pid), `scan ${i + 1}: bash, in the same session`);
     }
-    scanner.close();
   } finally {
-    await end(child);
-  }
-});
-
-Deno.test("ProcScanner.scan() re-reads kept members between listings and drops the dead", async () => {
-  const child = spawnGroup("sleep 60 & sleep 60 & wait");
-  const openFds = () => [...Deno.readDirSync("/proc/self/fd")].length;
-  const scanner = new ProcScanner(parseStatBytes, { listEvery: 100 });
-  try {
-    const wanted = new Set([child.pid]);
-    const before = openFds();
-    await waitFor(() => {
-      scanner.close(); // list afresh until both sleeps are there
-      return scanner.scan(wanted).filter((r) => r.pgrp === child.pid).length === 3;
-    }, { message: "sh and two sleeps" });
-    assert.equal(openFds(), before + 3, "one kept file per member");
-    const again = scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
-    assert.equal(again.length, 3, "re-read without a listing");
-    const sleeper = again.find((r) => r.pid !== child.pid)!;
-    Deno.kill(sleeper.pid, "SIGKILL");
-    await waitFor(() => scanner.scan(wanted).every((r) => r.pid !== sleeper.pid), {
-      message: "the killed sleep dropped",
-    });
-    assert.equal(openFds(), before + 2, "its file is closed");
-    scanner.close();
-    assert.equal(openFds(), before, "close() closes every kept file");
-  } finally {
-    scanner.close();
     await end(child);
   }
 });
