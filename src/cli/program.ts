@@ -213,30 +213,28 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       .argParser(urlArg)
       .default(env("EDGEVISOR_URL") ?? DEFAULT_URL);
   const jsonOption = () => new Option("--json", "print the raw JSON answer");
+  /** A command of the API client: `--url`, `--token`, `--token-file` and `--json` come with it. */
+  const clientCommand = (name: string) =>
+    program
+      .command(name)
+      .addOption(urlOption())
+      .addOption(tokenOption())
+      .addOption(tokenFileOption())
+      .addOption(jsonOption());
   const nameArgument = "service name";
 
-  program
-    .command("ls")
+  clientCommand("ls")
     .alias("list")
     .description("list every service with its state")
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (options) => {
       const body = await clientFor(options, env).list();
       if (options.json) printJson(body);
       else print(formatServices(body.services, { color }));
     });
 
-  program
-    .command("status")
+  clientCommand("status")
     .description("show every field of one service")
     .argument("<name>", nameArgument, nameArg)
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).status(name);
       if (options.json) printJson(body);
@@ -248,65 +246,44 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       body.pid === null ? "" : `, pid ${body.pid}`
     }`;
 
-  program
-    .command("start")
+  clientCommand("start")
     .description("start a service that is not running")
     .argument("<name>", nameArgument, nameArg)
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).start(name);
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
 
-  program
-    .command("job")
+  clientCommand("job")
     .description('start one run of a job (kind "job") and print its run id')
     .argument("<name>", nameArgument, nameArg)
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).runJob(name);
       if (options.json) printJson(body);
       else print(body.message);
     });
 
-  program
-    .command("stop")
+  clientCommand("stop")
     .description("stop a service and its whole process group")
     .argument("<name>", nameArgument, nameArg)
     .option("--force", "kill the process group at once instead of the graceful stop")
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).stop(name, { force: options.force === true });
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
 
-  program
-    .command("restart")
+  clientCommand("restart")
     .description("stop a service (if running) and start it again")
     .argument("<name>", nameArgument, nameArg)
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).restart(name);
       if (options.json) printJson(body);
       else print(actionSummary(body));
     });
 
-  program
-    .command("logs")
+  clientCommand("logs")
     .description("print the last lines of a service's output")
     .argument("<name>", nameArgument, nameArg)
     .addOption(
@@ -319,10 +296,6 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
         "both" as const,
       ),
     )
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const body = await clientFor(options, env).logs(name, {
         lines: options.lines,
@@ -332,14 +305,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       else print(formatLogs(body));
     });
 
-  program
-    .command("health")
+  clientCommand("health")
     .description("show the orchestrator's health, or one service's health check")
     .argument("[name]", "service name (omit for the orchestrator)", nameArg)
-    .addOption(urlOption())
-    .addOption(tokenOption())
-    .addOption(tokenFileOption())
-    .addOption(jsonOption())
     .action(async (name, options) => {
       const client = clientFor(options, env);
       if (name === undefined) {
