@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { fakeStatus } from "../src/api/fake_control.ts";
+import type { ServiceStatus } from "../src/types.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -38,32 +40,17 @@ const PREFIX = "edgevisor";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** A status as `GET /api/services/status` gives it. */
-function status(node: number, i: number): Record<string, unknown> {
-  return {
-    name: `svc${i}`,
-    display_name: `svc${i}`,
-    description: null,
-    type: null,
+function status(node: number, i: number): ServiceStatus {
+  return fakeStatus(`svc${i}`, {
     status: i === 4 && node % 10 === 0 ? "backoff" : "running",
     pid: 1000 + node * 10 + i,
     started_at: new Date().toISOString(),
     uptime: 100,
-    restarts: 0,
-    crash_count: 0,
-    last_exit: null,
-    last_restart: null,
-    next_restart_at: null,
-    reason: null,
-    autostart: true,
-    restart_policy: "on-failure",
-    port: null,
-    health_check: null,
-    health: { healthy: null, message: "no check" },
     cpu_percent: 0.1,
     memory_rss_bytes: 20_000_000,
     threads: 1,
     cpu_seconds: 1,
-  };
+  });
 }
 
 function heartbeat(node: number) {
