@@ -37,6 +37,9 @@ export interface RunOptions {
   insecure?: boolean;
 }
 
+/** A SIGINT this soon after the previous one is the same Ctrl-C, delivered twice. */
+const DUPLICATE_INTERRUPT_MS = 250;
+
 /** Exit codes of `edgevisor run`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -148,8 +151,17 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   );
 
   let signals = 0;
+  let lastInterruptMs = -Infinity;
   const { promise: stopRequested, resolve: requestStop } = Promise.withResolvers<void>();
   const onStopSignal = (signal: Deno.Signal) => () => {
+    // One Ctrl-C reaches the whole foreground group, and `deno task` forwards it too: a SIGINT
+    // within DUPLICATE_INTERRUPT_MS of the previous one is the same key press.
+    if (signal === "SIGINT") {
+      const now = performance.now();
+      const duplicate = now - lastInterruptMs < DUPLICATE_INTERRUPT_MS;
+      lastInterruptMs = now;
+      if (duplicate) return;
+    }
     signals++;
     if (signals === 1) {
       log(`${signal}: stopping every service`);
