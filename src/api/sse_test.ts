@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import type { ServiceControl } from "../types.ts";
 import { FakeControl, fakeStatus } from "./fake_control.ts";
 import { type PolledEvent, StatusPoller } from "./sse.ts";
+import { waitFor } from "../../tests/harness.ts";
 
 /** Read a streamed body until `done(text)` holds, then cancel it. */
 async function readUntil(response: Response, done: (text: string) => boolean): Promise<string> {
@@ -113,10 +114,8 @@ Deno.test("StatusPoller reports health and metrics changes until the bus carries
   const control = { list: () => [structuredClone(status)] } as unknown as ServiceControl;
   const poller = new StatusPoller(control, 5);
   const events: PolledEvent[] = [];
-  const until = async (n: number) => {
-    const deadline = Date.now() + 2000;
-    while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  };
+  const until = (n: number) =>
+    waitFor(() => events.length >= n, { timeoutMs: 2000, intervalMs: 5, message: `${n} events` });
   const unsubscribe = poller.subscribe((e) => events.push(e));
   status.health = { healthy: false, message: "HTTP 500" };
   await until(1);

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { usage } from "./usage.ts";
+import { type Command, Option } from "commander";
 import { parseServiceName } from "../api/params.ts";
 import { readTokenFile } from "../api/auth.ts";
 import type { NatsConnectOptions } from "../nats/connection.ts";
@@ -43,16 +44,6 @@ export const NATS_ENV_HELP =
 
 // deno-lint-ignore no-explicit-any
 type AnyCommand = Command<any, any, any>;
-
-function usage<T>(parse: (value: string) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return parse(value);
-    } catch (error) {
-      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
-    }
-  };
-}
 
 const tokenArg = (what: string) => usage((value: string) => subjectToken(value, what));
 const urlArg = usage((value: string) => (parseServers(value), value));

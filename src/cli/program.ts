@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { usage } from "./usage.ts";
+import { Command, CommanderError, Option } from "commander";
 import { parseListenAddress } from "../api/listen.ts";
 import type { ActionBody } from "../api/wire.ts";
 import { DEFAULT_LOG_LINES, LOG_STREAMS, parseLines, parseServiceName } from "../api/params.ts";
@@ -334,17 +335,6 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     env,
   });
   return program;
-}
-
-/** Turn a parameter error into commander's invalid-argument error (a usage error). */
-function usage<T>(parse: (value: string) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return parse(value);
-    } catch (error) {
-      throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
-    }
-  };
 }
 
 const nameArg = usage(parseServiceName);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type FollowedLines, followLogFiles } from "./follow.ts";
 import { LogFile } from "./log_file.ts";
+import { waitFor } from "../../tests/harness.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,12 +29,9 @@ function collect<L extends string>(iterable: AsyncIterable<FollowedLines<L>>) {
   };
 }
 
+/** Wait until `condition` holds, for at most `timeoutMs`. */
 async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitFor(condition, { timeoutMs, intervalMs: 5, message: what });
 }
 
 Deno.test("followLogFiles() gives the last lines, then new ones, holding back an unfinished line", async () => {

@@ -15,6 +15,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { EventBus, SupervisorEvent } from "../events.ts";
 import type { ServiceControl, ServiceStatus } from "../types.ts";
+import { delay } from "../supervisor/process.ts";
 import { VERSION } from "../version.ts";
 import { connectNats, type NatsConnectOptions, parseServers } from "./connection.ts";
 import { addControlService, type ControlService } from "./control.ts";
@@ -461,17 +462,4 @@ function round(value: number, digits: number): number {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const id = setTimeout(done, ms);
-    function done() {
-      clearTimeout(id);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done);
-  });
 }

@@ -170,28 +170,6 @@ export function nextSample(
   };
 }
 
-/** Read every `/proc/{pid}/stat` (processes that vanish meanwhile are skipped). */
-export function scanProc(): StatRow[] {
-  const rows: StatRow[] = [];
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync("/proc");
-  } catch {
-    return rows;
-  }
-  for (const entry of entries) {
-    const c = entry.name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    try {
-      const row = parseStatRow(Deno.readTextFileSync(`/proc/${entry.name}/stat`));
-      if (row) rows.push(row);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return rows;
-}
-
 let pageSizeCache: number | undefined;
 /** Size of a memory page: VmRSS of `/proc/self/status` over resident pages of `/proc/self/statm`. */
 export function pageSize(): number {

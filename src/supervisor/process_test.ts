@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { groupAlive, groupMembers, parseProcStat, readProcStat, waitGroupGone } from "./process.ts";
+import { waitFor } from "../../tests/harness.ts";
 
 Deno.test("parseProcStat() reads state, parent, group and start time", () => {
   const text =
@@ -29,10 +30,7 @@ Deno.test("groupMembers() and waitGroupGone() follow a real process group", asyn
     stderr: "null",
   }).spawn();
   try {
-    const deadline = Date.now() + 5000;
-    while (groupMembers(child.pid).length < 3 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => groupMembers(child.pid).length >= 3, { message: "sh and two sleeps" });
     assert.equal(groupMembers(child.pid).length, 3);
     assert.equal(groupAlive(child.pid), true);
     Deno.kill(-child.pid, "SIGKILL");
