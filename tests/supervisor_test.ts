@@ -418,3 +418,70 @@ Deno.test("Supervisor reports a missing working_dir as such", async () => {
     },
   );
 });
+
+Deno.test("Supervisor spawns each service as the leader of a session and group of its own", async () => {
+  const secs = uniqueSeconds();
+  await withSupervisor(
+    [{ name: "svc", cmd: "sleep", args: [String(secs)] }],
+    async ({ until }) => {
+      const s = await until("svc", (s) => s.status === "running", "svc running");
+      const pid = s.pid!;
+      let fields: string[] = [];
+      await waitFor(async () => {
+        const text = await Deno.readTextFile(`/proc/${pid}/stat`);
+        fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        // fields[2] is the group, fields[3] the session (fields 5 and 6 of proc(5)).
+        return fields[2] === String(pid) && fields[3] === String(pid);
+      }, { message: "the service's pid is its group and its session" });
+      assert.equal((await Deno.readTextFile(`/proc/${pid}/comm`)).trim(), "sleep");
+      assert.deepEqual(
+        await processesMatching(String(secs)),
+        [pid],
+        "one process, no wrapper left",
+      );
+    },
+  );
+});
+
+Deno.test("Supervisor.stop() right after start() ends the new process", async () => {
+  const secs = uniqueSeconds();
+  await withSupervisor(
+    [{ name: "svc", cmd: "sleep", args: [String(secs)], autostart: false, stop_timeout: 5 }],
+    async ({ sup, until }) => {
+      for (let i = 0; i < 5; i++) {
+        const started = await sup.start("svc");
+        assert.ok(started.pid !== null);
+        await sup.stop("svc");
+        const stopped = await until(
+          "svc",
+          (s) => s.status === "stopped",
+          `stopped after start ${i + 1}`,
+        );
+        assert.equal(stopped.last_exit?.signal, "SIGTERM", `start ${i + 1}: ended by stop_signal`);
+        assert.ok(!(await processAlive(started.pid!)), `process ${i + 1} is gone`);
+      }
+      assert.deepEqual(await processesMatching(String(secs)), []);
+    },
+  );
+});
+
+Deno.test("Supervisor reports a command that is not executable as such", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/script.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o644 });
+    await withSupervisor(
+      [
+        { name: "plain", cmd: "./script.sh", working_dir: dir },
+        { name: "dir", cmd: dir },
+      ],
+      async ({ sup, until }) => {
+        const s = await until("plain", (s) => s.status === "failed", "plain failed");
+        assert.match(s.reason ?? "", /permission denied running "\.\/script\.sh"/);
+        await until("dir", (s) => s.status === "failed", "dir failed");
+        await assertRejectsWith(() => sup.start("plain"), SpawnError, "permission denied");
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -19,7 +19,7 @@ import type {
   ServiceState,
   ServiceStatus,
 } from "../types.ts";
-import { launchCommand } from "./guards.ts";
+import { assertSpawnable, inOwnSession, launchCommand } from "./guards.ts";
 import { type HookName, runHook } from "./hooks.ts";
 import { resolveChecks, ServiceHealth } from "./health_runner.ts";
 import { JobHistory, JobScheduler, scheduleOf } from "./jobs.ts";
@@ -487,15 +487,19 @@ export class Service {
     let child: Deno.ChildProcess;
     const launch = launchCommand(spec);
     for (const warning of launch.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
+    const session = inOwnSession(launch.cmd, launch.args);
     try {
-      child = new Deno.Command(launch.cmd, {
-        args: launch.args,
+      if (!session.detached) {
+        assertSpawnable(spec.cmd, spec.working_dir, spec.env.PATH ?? Deno.env.get("PATH"));
+      }
+      child = new Deno.Command(session.cmd, {
+        args: session.args,
         cwd: spec.working_dir,
         env: spec.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        detached: true,
+        detached: session.detached,
       }).spawn();
     } catch (err) {
       const message = spawnErrorMessage(spec, err);
@@ -641,7 +645,13 @@ export class Service {
   }
 
   #signal(run: Run, signal: Deno.Signal): void {
-    signalGroup(run.pid, signal);
+    if (signalGroup(run.pid, signal) || run.exited) return;
+    // Spawned through setsid, the process is in its own group a moment after the spawn.
+    try {
+      Deno.kill(run.pid, signal);
+    } catch {
+      // gone meanwhile
+    }
   }
 
   #clearTimer(): void {
