@@ -13,7 +13,8 @@
  * For every supervisor and N:
  * 1. start-all: from the spawn of the supervisor (for PM2: of `pm2 start`)
  *    to the N-th distinct start report;
- * 2. after 2 s of settling, RSS and PSS (`/proc/PID/smaps_rollup`) of the
+ * 2. after `--settle` seconds (30; the tail of start-up, garbage
+ *    collection and compilation included, is over by then), RSS and PSS (`/proc/PID/smaps_rollup`) of the
  *    supervisor processes: edgevisor's Deno process, supervisord, PM2's God
  *    daemon, runit's runsvdir plus every runsv (summed);
  * 3. idle CPU of the same processes over `--idle` seconds (on-CPU time of
@@ -35,7 +36,7 @@
  * `min_uptime: 0`, `autorestart: true`; runit as it is (runsv waits until
  * 1 s has passed since the previous start of a service).
  *
- * Options: `--sizes 50,200`, `--idle 30`, `--kills 20`, `--load 5`,
+ * Options: `--sizes 50,200`, `--settle 30`, `--idle 30`, `--kills 20`, `--load 5`,
  * `--only edgevisor,runit`, `--deno-flags="--allow-all --v8-flags=..."` (the
  * runtime flags of edgevisor; default: those of `deno task start`), `--json`. Nothing is asserted; progress goes to
  * stderr, the table (or JSON) to stdout.
@@ -45,8 +46,8 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--idle 30] [--kills 20] [--load 5]
-                             [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
+const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 30] [--idle 30] [--kills 20]
+                             [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
 
 Runs the same workload under edgevisor and, where installed, supervisord, PM2 and runit, and
 prints one table with ratios to runit. See bench/README.md.`;
@@ -57,6 +58,7 @@ function parseFlags() {
       args: Deno.args,
       options: {
         sizes: { type: "string", default: "50,200" },
+        settle: { type: "string", default: "30" },
         idle: { type: "string", default: "30" },
         kills: { type: "string", default: "20" },
         load: { type: "string", default: "5" },
@@ -82,7 +84,7 @@ const SIZES = flags.sizes.split(",").map(Number).filter((n) => Number.isInteger(
 const IDLE_S = Number(flags.idle);
 const KILLS = Number(flags.kills);
 const LOAD_S = Number(flags.load);
-const SETTLE_MS = 2_000;
+const SETTLE_MS = Number(flags.settle) * 1000;
 const WAIT_LIMIT_MS = 60_000;
 const RESPAWN_LIMIT_MS = 10_000;
 const LOAD_CONNECTIONS = 16;
@@ -791,7 +793,9 @@ function machine(): string[] {
     `date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
     `machine: ${navigator.hardwareConcurrency} CPUs, ${cpu}, ${memGib} GiB RAM, ${os}, kernel ${Deno.osRelease()}`,
     `command: deno task bench:peers ${Deno.args.join(" ")}`.trimEnd(),
-    `settings: idle ${IDLE_S} s, ${KILLS} kills per run, list load ${LOAD_S} s`,
+    `settings: settle ${
+      SETTLE_MS / 1000
+    } s, idle ${IDLE_S} s, ${KILLS} kills per run, list load ${LOAD_S} s`,
   ];
 }
 

@@ -85,6 +85,8 @@ export interface SoakReport {
   fdsWarm: number;
   /** Open descriptors at the end (all services running again). */
   fdsEnd: number;
+  /** `/proc/{pid}/stat` files the orchestrator still keeps open once every service stopped. */
+  statFilesAfterStop: number;
   /** Zombie children of the orchestrator at the end, before shutdown. */
   zombies: number;
   /** Live processes of the services' groups after the orchestrator exited. */
@@ -105,11 +107,37 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** Open file descriptors of `pid`. */
+/**
+ * Open file descriptors of `pid`, leaving out `/proc/{pid}/stat` files: the
+ * metrics sampler keeps one open per member process of a service (closed when
+ * it ends), so their number follows the processes the services run; see
+ * {@linkcode statFilesKept} for those.
+ */
 export function openFds(pid: number): number {
-  let n = 0;
-  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) n++;
-  return n;
+  return fdTargets(pid).filter((target) => !STAT_FILE.test(target)).length;
+}
+
+/**
+ * `/proc/{n}/stat` files held open by `pid` (the metrics sampler keeps them
+ * for the member processes it found at its last sample).
+ */
+export function statFilesKept(pid: number): number {
+  return fdTargets(pid).filter((target) => STAT_FILE.test(target)).length;
+}
+
+const STAT_FILE = /^\/proc\/\d+\/stat$/;
+
+/** Targets of the open file descriptors of `pid` ("" for one closed meanwhile). */
+function fdTargets(pid: number): string[] {
+  const targets: string[] = [];
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      targets.push(Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`));
+    } catch {
+      targets.push("");
+    }
+  }
+  return targets;
 }
 
 interface Status {
@@ -297,6 +325,18 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const restarts = final.reduce((sum, s) => sum + s.restarts, 0);
     const crashCount = final.reduce((sum, s) => sum + s.crash_count, 0);
 
+    // Every service stopped: the sampler's next sample closes every stat file it kept.
+    await Promise.all(names.map((name) => api(orch.url, "POST", `/api/services/stop/${name}`)));
+    let statFiles = statFilesKept(orch.pid);
+    try {
+      await waitFor(() => (statFiles = statFilesKept(orch.pid)) === 0, {
+        timeoutMs: 5000,
+        message: "no stat file kept once every service stopped",
+      });
+    } catch {
+      // reported below
+    }
+
     const status = await orch.stop();
     const table = await procTable();
     const orphans = table.filter((r) => groups.has(r.pgrp) && r.state !== "Z" && r.state !== "X");
@@ -320,6 +360,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       rssSlopeKiBPerMin: Math.round(slope(rssSamples)),
       fdsWarm,
       fdsEnd,
+      statFilesAfterStop: statFiles,
       zombies: zombieRows.length,
       orphans: orphans.length,
       exitCode: status.code,
@@ -364,6 +405,9 @@ export function formatSoak(r: SoakReport): string {
     `  RSS trend after warm-up             ${r.rssSlopeKiBPerMin} KiB/min (least squares)`,
     `  open fds after warm-up / at end     ${r.fdsWarm} / ${r.fdsEnd}  (${
       ok(r.fdsEnd <= r.fdsWarm)
+    })`,
+    `  stat files kept, services stopped   ${r.statFilesAfterStop}  (${
+      ok(r.statFilesAfterStop === 0)
     })`,
     `  zombie children before shutdown     ${r.zombies}  (${ok(r.zombies === 0)})`,
     `  live processes of service groups    ${r.orphans} after shutdown  (${ok(r.orphans === 0)})`,

@@ -1,7 +1,8 @@
 /**
  * A short soak (`bench/soak.ts` for 15 s): random SIGKILLs of services,
  * restarts through the API, log output and API load against a real
- * orchestrator. Descriptors come back to their count, no zombie or orphan is
+ * orchestrator. Descriptors come back to their count (and no `/proc` stat file
+ * is kept once every service stopped), no zombie or orphan is
  * left, and every kill shows in `crash_count` and `restarts`. RSS growth is
  * printed; only a loose bound is asserted, since 15 s is too short for the
  * heap to settle.
@@ -21,6 +22,7 @@ Deno.test("soak: 15 s of kills, API restarts, logs and API load leave nothing be
   assert.equal(report.apiErrors, 0, "read-only API requests that failed");
   assertBelow(report.apiSlowestMs, 2000, "slowest read-only API answer (ms)");
   assert.ok(report.fdsEnd <= report.fdsWarm, `fds ${report.fdsWarm} -> ${report.fdsEnd}`);
+  assert.equal(report.statFilesAfterStop, 0, "stat files kept once every service stopped");
   assert.equal(report.zombies, 0, "zombie children of the orchestrator");
   assert.equal(report.orphans, 0, "live processes of the services' groups after shutdown");
   assert.equal(report.exitCode, 0);

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { openFds } from "../bench/soak.ts";
 import { listBodySchema, statusBodySchema } from "../src/api/schemas.ts";
 import {
   api,
@@ -93,10 +94,8 @@ class SseClient {
   }
 }
 
-/** Open file descriptors of a process. */
-function fdCount(pid: number): number {
-  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
-}
+/** Open file descriptors of a process (but the metrics sampler's `/proc/{pid}/stat` files). */
+const fdCount = openFds;
 
 Deno.test("GET /api/services/events: snapshot, then every transition, nothing missed or repeated", async () => {
   await using orch = await startOrchestrator({

@@ -308,10 +308,11 @@ export class MetricsSampler {
     if (intervalMs > 0) this.#timer = setInterval(() => this.sample(), intervalMs);
   }
 
-  /** Stop sampling. */
+  /** Stop sampling and close the files the scanner keeps open. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#scanner.close();
   }
 
   /** Sample every target now; fire memory guards that have seen two samples above their limit. */
@@ -320,7 +321,8 @@ export class MetricsSampler {
     const targets = [...this.#options.targets()];
     const wanted = new Set<number>();
     for (const t of targets) if (t.pid !== null) wanted.add(t.pid);
-    const totals = wanted.size > 0 ? sumByGroup(this.#scanner.scan(wanted), wanted) : new Map();
+    // With no group wanted, the scan reads nothing and closes its kept files.
+    const totals = sumByGroup(this.#scanner.scan(wanted), wanted);
     const size = pageSize();
     const seen = new Set<string>();
     for (const target of targets) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../../tests/harness.ts";
-import { parseStatBytes } from "./metrics.ts";
-import { ProcScanner } from "./proc_scan.ts";
+import { MetricsSampler, type MetricsTarget, parseStatBytes } from "./metrics.ts";
+import { parseLastPid, ProcScanner } from "./proc_scan.ts";
 
 /** A detached `sh -c script` (or another shell's) (its own session and group); stdin piped. */
 function spawnGroup(script: string, shell = "sh"): Deno.ChildProcess {
@@ -25,20 +25,65 @@ async function end(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/** Number of open file descriptors of this process. */
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/** The first line `child` writes to stdout. */
+async function firstLine(child: Deno.ChildProcess): Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  return text.slice(0, text.indexOf("\n"));
+}
+
+/** Write one line to the stdin of `child`. */
+async function writeLine(child: Deno.ChildProcess, line: string): Promise<void> {
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`${line}\n`));
+  writer.releaseLock();
+}
+
 Deno.test("ProcScanner.scan() skips outsiders and still finds members forked later", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & wait");
+  // No last pid: every scan lists /proc.
+  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => undefined });
   try {
-    const scanner = new ProcScanner(parseStatBytes);
     const wanted = new Set([child.pid]);
     const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid).length;
     await waitFor(() => members() === 2, { message: "sh and one sleep" });
     assert.equal(members(), 2);
     assert.ok(scanner.skipped > 0, "this test process is skipped once it is known");
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode("go\n"));
-    writer.releaseLock();
+    await writeLine(child, "go");
     await waitFor(() => members() === 3, { message: "the sleep forked later" });
   } finally {
+    scanner.close();
+    await end(child);
+  }
+});
+
+Deno.test("ProcScanner.scan() finds a member forked between two scans at the next scan", async () => {
+  const child = spawnGroup("sleep 60 & read line; sleep 60 & echo $!; wait");
+  const scanner = new ProcScanner(parseStatBytes);
+  try {
+    const wanted = new Set([child.pid]);
+    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
+    await waitFor(() => members().length === 2, { message: "sh and one sleep" });
+    await writeLine(child, "go");
+    const forked = Number(await firstLine(child));
+    assert.ok(forked > 0);
+    // The fork changed the last pid, so this one scan lists /proc again.
+    const rows = members();
+    assert.ok(rows.some((r) => r.pid === forked), "the sleep forked after the last listing");
+    assert.equal(rows.length, 3);
+  } finally {
+    scanner.close();
     await end(child);
   }
 });
@@ -47,17 +92,10 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
   // With job control, the background sleep gets a group of its own inside the bash session.
   const child = spawnGroup("set -m; sleep 60 & echo $!; wait", "bash");
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    reader.releaseLock();
-    const sleepPid = Number(text.trim());
+    const sleepPid = Number(await firstLine(child));
     assert.ok(sleepPid > 0 && sleepPid !== child.pid);
-    const scanner = new ProcScanner(parseStatBytes);
+    // The same last pid throughout: the first scan lists /proc, the others re-read kept files.
+    const scanner = new ProcScanner(parseStatBytes, { lastPid: () => 1 });
     const wanted = new Set([sleepPid]);
     for (let i = 0; i < 3; i++) {
       const rows = scanner.scan(wanted);
@@ -65,7 +103,143 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
       assert.equal(leader?.pgrp, sleepPid, `scan ${i + 1}: the group leader`);
       assert.ok(rows.some((r) => r.pid === child.pid), `scan ${i + 1}: bash, in the same session`);
     }
+    assert.equal(scanner.listings, 1);
+    scanner.close();
   } finally {
+    await end(child);
+  }
+});
+
+Deno.test("ProcScanner.scan() re-reads kept members between listings and drops the dead", async () => {
+  const child = spawnGroup("sleep 60 & sleep 60 & wait");
+  let lastPid = 1;
+  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => lastPid });
+  try {
+    const wanted = new Set([child.pid]);
+    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
+    const before = openFds();
+    const listed = await waitFor(() => {
+      lastPid++; // list afresh until both sleeps are there
+      const rows = members();
+      return rows.length === 3 && rows;
+    }, { message: "sh and two sleeps" });
+    const listings = scanner.listings;
+    assert.equal(scanner.kept, 3);
+    assert.equal(openFds(), before + 3, "one kept file per member");
+    const again = members();
+    assert.equal(scanner.listings, listings, "re-read without a listing");
+    assert.deepEqual(again.map((r) => r.pid), listed.map((r) => r.pid));
+    const sleeper = again.find((r) => r.pid !== child.pid)!;
+    Deno.kill(sleeper.pid, "SIGKILL");
+    await waitFor(() => members().every((r) => r.pid !== sleeper.pid), {
+      message: "the killed sleep dropped",
+    });
+    assert.equal(members().length, 2);
+    assert.equal(scanner.listings, listings, "a member that died needs no listing");
+    assert.equal(openFds(), before + 2, "its file is closed");
+    scanner.close();
+    assert.equal(openFds(), before, "close() closes every kept file");
+  } finally {
+    scanner.close();
+    await end(child);
+  }
+});
+
+Deno.test("ProcScanner.scan() lists /proc only when a process was created, the groups changed, a member left, or every listEvery scans", async () => {
+  const child = spawnGroup("sleep 60 & wait");
+  let lastPid = 1;
+  let moved = 0;
+  // A member that "moved" to another group and session, as after setpgid or setsid.
+  const parse = (bytes: Uint8Array) => {
+    const row = parseStatBytes(bytes);
+    return row && row.pid === moved ? { ...row, pgrp: 1, session: 1 } : row;
+  };
+  const scanner = new ProcScanner(parse, { lastPid: () => lastPid, listEvery: 3 });
+  try {
+    const wanted = new Set([child.pid]);
+    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
+    await waitFor(() => {
+      lastPid++;
+      return members().length === 2;
+    }, { message: "sh and one sleep" });
+    const listed = scanner.listings;
+    const first = members();
+    assert.equal(scanner.listings, listed, "same last pid: no listing");
+    assert.deepEqual(
+      members().map((r) => r.pid),
+      first.map((r) => r.pid),
+      "the same rows, re-read",
+    );
+    assert.equal(scanner.listings, listed);
+    members();
+    assert.equal(scanner.listings, listed + 1, "the 3rd scan since the listing lists");
+    lastPid++;
+    members();
+    assert.equal(scanner.listings, listed + 2, "a new last pid lists");
+    scanner.scan(new Set([child.pid, 1]));
+    assert.equal(scanner.listings, listed + 3, "other groups list");
+    members();
+    assert.equal(scanner.listings, listed + 4, "back to the first groups lists");
+    moved = first.find((r) => r.pid !== child.pid)!.pid;
+    const rows = members();
+    assert.equal(scanner.listings, listed + 5, "a member that left lists");
+    assert.deepEqual(rows.map((r) => r.pid), [child.pid]);
+    assert.equal(scanner.kept, 1);
+  } finally {
+    scanner.close();
+    await end(child);
+  }
+});
+
+Deno.test("ProcScanner.scan() reads members beyond maxKept by path", async () => {
+  const child = spawnGroup("sleep 60 & sleep 60 & wait");
+  let lastPid = 1;
+  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => lastPid, maxKept: 1 });
+  try {
+    const wanted = new Set([child.pid]);
+    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
+    await waitFor(() => {
+      lastPid++;
+      return members().length === 3;
+    }, { message: "sh and two sleeps" });
+    const listings = scanner.listings;
+    assert.equal(scanner.kept, 1);
+    assert.equal(members().length, 3, "every member re-read");
+    assert.equal(scanner.listings, listings);
+  } finally {
+    scanner.close();
+    await end(child);
+  }
+});
+
+Deno.test("parseLastPid() reads the 5th field of /proc/loadavg", () => {
+  assert.equal(parseLastPid("0.87 0.98 1.09 1/279 31179\n"), 31179);
+  assert.equal(parseLastPid("0.87 0.98 1.09 1/279\n"), undefined);
+  assert.equal(parseLastPid("0.87 0.98 1.09 1/279 x\n"), undefined);
+  assert.equal(parseLastPid(""), undefined);
+});
+
+Deno.test("MetricsSampler.stop() closes the files its scanner keeps open", async () => {
+  const child = spawnGroup("sleep 60 & wait");
+  const target: MetricsTarget = {
+    name: "s",
+    pid: child.pid,
+    maxMemoryBytes: undefined,
+    metrics: undefined,
+    recycle() {},
+  };
+  const sampler = new MetricsSampler({ intervalMs: 0, targets: () => [target] });
+  try {
+    const before = openFds();
+    await waitFor(() => {
+      sampler.sample();
+      return target.metrics?.processes === 2;
+    }, { message: "sh and its sleep sampled" });
+    assert.ok(openFds() > before, "stat files kept open");
+    sampler.stop();
+    assert.equal(openFds(), before);
+  } finally {
+    sampler.stop();
     await end(child);
   }
 });
