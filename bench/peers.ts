@@ -14,7 +14,9 @@
  * 1. start-all: from the spawn of the supervisor (for PM2: of `pm2 start`)
  *    to the N-th distinct start report;
  * 2. after `--settle` seconds (30; the tail of start-up, garbage
- *    collection and compilation included, is over by then), RSS and PSS (`/proc/PID/smaps_rollup`) of the
+ *    collection and compilation included, is over by then), RSS and PSS
+ *    (with the pages of the Deno executable, which this script shares with
+ *    edgevisor, counted whole) (`/proc/PID/smaps_rollup`) of the
  *    supervisor processes: edgevisor's Deno process, supervisord, PM2's God
  *    daemon, runit's runsvdir plus every runsv (summed);
  * 3. idle CPU of the same processes over `--idle` seconds (on-CPU time of
@@ -184,9 +186,37 @@ function memoryOf(pids: readonly number[]): { rss_mib: number; pss_mib: number }
   let pss = 0;
   for (const pid of pids) {
     rss += procKb(`/proc/${pid}/status`, "VmRSS");
-    pss += procKb(`/proc/${pid}/smaps_rollup`, "Pss");
+    pss += pssAloneKb(pid);
   }
   return { rss_mib: round(rss / 1024), pss_mib: round(pss / 1024) };
+}
+
+/**
+ * PSS of `pid` in KiB, with the pages of the Deno executable counted whole:
+ * this script runs on the same executable, so plain PSS would give half of
+ * those pages to it, whereas on a device edgevisor's Deno runs alone.
+ * Other mappings (libc, for instance) keep their share.
+ */
+function pssAloneKb(pid: number): number {
+  const text = readText(`/proc/${pid}/smaps`);
+  if (text === undefined) return 0;
+  const deno = Deno.execPath();
+  let total = 0;
+  let ownRuntime = false;
+  let rssKb = 0;
+  for (const line of text.split("\n")) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      ownRuntime = header[1] === deno;
+      continue;
+    }
+    const field = /^(Rss|Pss):\s+(\d+) kB/.exec(line);
+    if (!field) continue;
+    const kb = Number(field[2]);
+    if (field[1] === "Rss") rssKb = kb;
+    else total += ownRuntime ? rssKb : kb;
+  }
+  return total;
 }
 
 /** On-CPU nanoseconds of every thread of `pids`. */

@@ -16,10 +16,25 @@ import type {
   TcpCheckSpec,
 } from "./types.ts";
 
+/**
+ * How to spawn a command in a process group of its own: the program and
+ * arguments to run, and whether Deno must make the group itself
+ * (`detached: true`) or the program does (`setsid`, for instance).
+ */
+export type Launcher = (
+  cmd: string,
+  args: string[],
+) => { cmd: string; args: string[]; detached: boolean };
+
+/** The default {@linkcode Launcher}: the command itself, `detached: true`. */
+export const detachedLaunch: Launcher = (cmd, args) => ({ cmd, args, detached: true });
+
 /** Options of {@linkcode createCheck}. */
 export interface CreateCheckOptions {
   /** What a `log` check reads: the output of the service's current run. */
   logWatch?: LogWatch;
+  /** How an `exec` check's command is spawned. @default {@linkcode detachedLaunch} */
+  launch?: Launcher;
 }
 
 /** Build the check function of `spec`. */
@@ -30,7 +45,7 @@ export function createCheck(spec: CheckSpec, options: CreateCheckOptions = {}): 
     case "http":
       return (signal) => httpCheck(spec, signal);
     case "exec":
-      return (signal) => execCheck(spec, signal);
+      return (signal) => execCheck(spec, signal, options.launch);
     case "file":
       return () => fileCheck(spec);
     case "log": {
@@ -124,16 +139,24 @@ export async function httpCheck(spec: HttpCheckSpec, signal: AbortSignal): Promi
   return { ok: true, message: `HTTP ${status}` };
 }
 
-/** Run the command in a process group of its own; exit code 0 is healthy. The group is killed on abort. */
-export async function execCheck(spec: ExecCheckSpec, signal: AbortSignal): Promise<CheckResult> {
+/**
+ * Run the command in a process group of its own (spawned by `launch`); exit
+ * code 0 is healthy. The group is killed on abort.
+ */
+export async function execCheck(
+  spec: ExecCheckSpec,
+  signal: AbortSignal,
+  launch: Launcher = detachedLaunch,
+): Promise<CheckResult> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(spec.command, {
-      args: spec.args ?? [],
+    const how = launch(spec.command, spec.args ?? []);
+    child = new Deno.Command(how.cmd, {
+      args: how.args,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: how.detached,
     }).spawn();
   } catch (err) {
     return { ok: false, message: `cannot run ${JSON.stringify(spec.command)}: ${errorText(err)}` };
@@ -142,7 +165,12 @@ export async function execCheck(spec: ExecCheckSpec, signal: AbortSignal): Promi
     try {
       Deno.kill(-child.pid, "SIGKILL");
     } catch {
-      // gone already
+      // Not in its own group yet (a launcher that makes it itself), or gone already.
+      try {
+        Deno.kill(child.pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
     }
   };
   signal.addEventListener("abort", kill, { once: true });

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { Hono } from "hono";
-import { createCheck, LogWatch, runCheck } from "./checks.ts";
+import { groupMembers, waitFor } from "../tests/harness.ts";
+import { createCheck, type Launcher, LogWatch, runCheck } from "./checks.ts";
 
 const enc = new TextEncoder();
 
@@ -110,6 +111,30 @@ Deno.test("execCheck() passes on exit 0, fails otherwise, and kills a command at
     assert.ok(performance.now() - started < 1500);
     const missing = await runCheck(createCheck({ type: "exec", command: "no-such-cmd-xyz" }), 2000);
     assert.equal(missing.ok, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("execCheck() spawns through a launcher, and its timeout kills the whole group", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const launched: string[] = [];
+    const launch: Launcher = (cmd, args) => {
+      launched.push(cmd);
+      return { cmd: "setsid", args: ["--", cmd, ...args], detached: false };
+    };
+    const ok = await runCheck(createCheck({ type: "exec", command: "true" }, { launch }), 2000);
+    assert.deepEqual(ok, { ok: true, message: "exit code 0" });
+    assert.deepEqual(launched, ["true"]);
+
+    const script = `echo $$ > ${dir}/pid; sleep 30 & wait`;
+    const slow = createCheck({ type: "exec", command: "sh", args: ["-c", script] }, { launch });
+    assert.deepEqual(await runCheck(slow, 300), { ok: false, message: "timed out after 0.3s" });
+    const group = Number(await Deno.readTextFile(`${dir}/pid`));
+    await waitFor(async () => (await groupMembers(group)).length === 0, {
+      message: "the check's shell and its sleep are gone",
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -7,10 +7,12 @@
 export {
   createCheck,
   type CreateCheckOptions,
+  detachedLaunch,
   execCheck,
   fileCheck,
   httpCheck,
   httpCheckUrl,
+  type Launcher,
   LogWatch,
   runCheck,
   tcpCheck,

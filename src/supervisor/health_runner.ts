@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { type Check, checkTiming, createCheck, LogWatch, Prober } from "../../health/mod.ts";
+import {
+  type Check,
+  checkTiming,
+  createCheck,
+  type Launcher,
+  LogWatch,
+  Prober,
+} from "../../health/mod.ts";
+import { assertSpawnable, inOwnSession } from "./guards.ts";
 import type { LogSink } from "../logs/capture.ts";
 import type { HealthCheckSpec, ServiceSpec } from "../registry/schema.ts";
 import type { HealthInfo } from "../types.ts";
@@ -201,7 +209,7 @@ export class ServiceHealth {
       entry = { watch: new LogWatch(spec) };
       this.#watches.push(entry);
       check = createCheck(spec, { logWatch: entry.watch });
-    } else check = createCheck(spec);
+    } else check = createCheck(spec, { launch: launchCheck });
     const prober = new Prober({
       check,
       timing: checkTiming(spec),
@@ -214,3 +222,14 @@ export class ServiceHealth {
     return prober;
   }
 }
+
+/**
+ * Exec checks run in a session of their own through `setsid` when there is
+ * one (a vfork instead of a fork of the orchestrator); a command that cannot
+ * be found is reported as such, not as the wrapper's exit code.
+ */
+const launchCheck: Launcher = (cmd, args) => {
+  const launch = inOwnSession(cmd, args);
+  if (!launch.detached) assertSpawnable(cmd, undefined, Deno.env.get("PATH"));
+  return launch;
+};

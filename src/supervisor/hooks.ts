@@ -6,6 +6,8 @@
  * @module
  */
 import type { ServiceSpec } from "../registry/schema.ts";
+import { assertSpawnable, inOwnSession } from "./guards.ts";
+import { signalChild } from "./process.ts";
 
 /** Names of the hooks. */
 export type HookName = "pre_start" | "post_start" | "post_stop";
@@ -44,15 +46,24 @@ export async function runHook(
   signal?: AbortSignal,
 ): Promise<HookResult> {
   let child: Deno.ChildProcess;
+  const env: Record<string, string> = {
+    ...spec.env,
+    EDGEVISOR_SERVICE: spec.name,
+    EDGEVISOR_HOOK: name,
+  };
   try {
-    child = new Deno.Command(hook.cmd, {
-      args: hook.args ?? [],
+    const launch = inOwnSession(hook.cmd, hook.args ?? []);
+    if (!launch.detached) {
+      assertSpawnable(hook.cmd, spec.working_dir, env.PATH ?? Deno.env.get("PATH"));
+    }
+    child = new Deno.Command(launch.cmd, {
+      args: launch.args,
       cwd: spec.working_dir,
-      env: { ...spec.env, EDGEVISOR_SERVICE: spec.name, EDGEVISOR_HOOK: name },
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: launch.detached,
     }).spawn();
   } catch (err) {
     const text = err instanceof Error ? err.message.replace(/\s*\(os error \d+\)/, "") : "";
@@ -66,13 +77,7 @@ export async function runHook(
     };
   }
   let timedOut = false;
-  const kill = () => {
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  };
+  const kill = () => signalChild(child.pid, "SIGKILL");
   const timer = setTimeout(() => {
     timedOut = true;
     kill();

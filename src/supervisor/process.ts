@@ -15,6 +15,22 @@ export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
   }
 }
 
+/**
+ * Send `signal` to the group that `pid` leads or, while it leads none yet (a
+ * process spawned through `setsid` makes its group a moment after the spawn),
+ * to the process itself. `pid` must be an unreaped child, so that it names no
+ * other process. False when neither exists.
+ */
+export function signalChild(pid: number, signal: Deno.Signal): boolean {
+  if (signalGroup(pid, signal)) return true;
+  try {
+    Deno.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Fields of `/proc/{pid}/stat` that the supervisor needs. */
 export interface ProcStat {
   /** Process state letter (`R`, `S`, `Z`, …). */

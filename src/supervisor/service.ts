@@ -36,7 +36,14 @@ import {
   restartConfig,
   type RestartHistory,
 } from "./policy.ts";
-import { delay, groupAlive, readProcStat, signalGroup, waitGroupGone } from "./process.ts";
+import {
+  delay,
+  groupAlive,
+  readProcStat,
+  signalChild,
+  signalGroup,
+  waitGroupGone,
+} from "./process.ts";
 import { assertTransition, LIVE_STATES, WAITING_STATES } from "./state_machine.ts";
 
 /** What a service needs from the supervisor. */
@@ -645,13 +652,8 @@ export class Service {
   }
 
   #signal(run: Run, signal: Deno.Signal): void {
-    if (signalGroup(run.pid, signal) || run.exited) return;
-    // Spawned through setsid, the process is in its own group a moment after the spawn.
-    try {
-      Deno.kill(run.pid, signal);
-    } catch {
-      // gone meanwhile
-    }
+    if (run.exited) signalGroup(run.pid, signal); // leftovers of the group; the pid may be reused
+    else signalChild(run.pid, signal);
   }
 
   #clearTimer(): void {
