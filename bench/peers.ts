@@ -13,8 +13,9 @@
  * For every supervisor and N:
  * 1. start-all: from the spawn of the supervisor (for PM2: of `pm2 start`)
  *    to the N-th distinct start report;
- * 2. after `--settle` seconds (30; the tail of start-up, garbage
- *    collection and compilation included, is over by then), RSS and PSS
+ * 2. after `--settle` seconds (60: the tail of start-up is over by then,
+ *    V8's memory reducer included, which collects garbage about 30 s after
+ *    start), RSS and PSS
  *    (with the pages of the Deno executable, which this script shares with
  *    edgevisor, counted whole) (`/proc/PID/smaps_rollup`) of the
  *    supervisor processes: edgevisor's Deno process, supervisord, PM2's God
@@ -38,7 +39,7 @@
  * `min_uptime: 0`, `autorestart: true`; runit as it is (runsv waits until
  * 1 s has passed since the previous start of a service).
  *
- * Options: `--sizes 50,200`, `--settle 30`, `--idle 30`, `--kills 20`, `--load 5`,
+ * Options: `--sizes 50,200`, `--settle 60`, `--idle 30`, `--kills 20`, `--load 5`,
  * `--only edgevisor,runit`, `--deno-flags="--allow-all --v8-flags=..."` (the
  * runtime flags of edgevisor; default: those of `deno task start`), `--json`. Nothing is asserted; progress goes to
  * stderr, the table (or JSON) to stdout.
@@ -48,7 +49,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 30] [--idle 30] [--kills 20]
+const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 60] [--idle 30] [--kills 20]
                              [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
 
 Runs the same workload under edgevisor and, where installed, supervisord, PM2 and runit, and
@@ -60,7 +61,7 @@ function parseFlags() {
       args: Deno.args,
       options: {
         sizes: { type: "string", default: "50,200" },
-        settle: { type: "string", default: "30" },
+        settle: { type: "string", default: "60" },
         idle: { type: "string", default: "30" },
         kills: { type: "string", default: "20" },
         load: { type: "string", default: "5" },
