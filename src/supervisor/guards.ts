@@ -104,6 +104,25 @@ export function inOwnSession(
 }
 
 /**
+ * {@linkcode inOwnSession} for `program`, after checking that `command` (the
+ * service's or hook's own, which `program` may wrap) can start in `cwd` with
+ * `PATH` `path` (the orchestrator's by default): through `setsid` the spawn
+ * itself would succeed and the failure would only show as an exit code.
+ * Throws as {@linkcode assertSpawnable} does.
+ */
+export function sessionLaunch(
+  program: string,
+  args: string[],
+  command: { cmd: string; cwd?: string; path?: string },
+): SessionLaunch {
+  const launch = inOwnSession(program, args);
+  if (!launch.detached) {
+    assertSpawnable(command.cmd, command.cwd, command.path ?? Deno.env.get("PATH"));
+  }
+  return launch;
+}
+
+/**
  * Throw what `Deno.Command#spawn()` would throw for a command that cannot be
  * started, for launches through a wrapper (whose own spawn succeeds): a
  * missing working directory (`NotFound`, the message names the cwd), a

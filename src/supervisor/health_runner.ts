@@ -14,7 +14,7 @@ import {
   LogWatch,
   Prober,
 } from "../../health/mod.ts";
-import { assertSpawnable, inOwnSession } from "./guards.ts";
+import { sessionLaunch } from "./guards.ts";
 import type { LogSink } from "../logs/capture.ts";
 import type { HealthCheckSpec, ServiceSpec } from "../registry/schema.ts";
 import type { HealthInfo } from "../types.ts";
@@ -228,8 +228,4 @@ export class ServiceHealth {
  * one (a vfork instead of a fork of the orchestrator); a command that cannot
  * be found is reported as such, not as the wrapper's exit code.
  */
-const launchCheck: Launcher = (cmd, args) => {
-  const launch = inOwnSession(cmd, args);
-  if (!launch.detached) assertSpawnable(cmd, undefined, Deno.env.get("PATH"));
-  return launch;
-};
+const launchCheck: Launcher = (cmd, args) => sessionLaunch(cmd, args, { cmd });

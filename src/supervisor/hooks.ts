@@ -6,7 +6,7 @@
  * @module
  */
 import type { ServiceSpec } from "../registry/schema.ts";
-import { assertSpawnable, inOwnSession } from "./guards.ts";
+import { sessionLaunch } from "./guards.ts";
 import { signalChild } from "./process.ts";
 
 /** Names of the hooks. */
@@ -52,10 +52,11 @@ export async function runHook(
     EDGEVISOR_HOOK: name,
   };
   try {
-    const launch = inOwnSession(hook.cmd, hook.args ?? []);
-    if (!launch.detached) {
-      assertSpawnable(hook.cmd, spec.working_dir, env.PATH ?? Deno.env.get("PATH"));
-    }
+    const launch = sessionLaunch(hook.cmd, hook.args ?? [], {
+      cmd: hook.cmd,
+      cwd: spec.working_dir,
+      path: env.PATH,
+    });
     child = new Deno.Command(launch.cmd, {
       args: launch.args,
       cwd: spec.working_dir,

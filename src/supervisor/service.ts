@@ -19,7 +19,7 @@ import type {
   ServiceState,
   ServiceStatus,
 } from "../types.ts";
-import { assertSpawnable, inOwnSession, launchCommand } from "./guards.ts";
+import { launchCommand, sessionLaunch } from "./guards.ts";
 import { type HookName, runHook } from "./hooks.ts";
 import { resolveChecks, ServiceHealth } from "./health_runner.ts";
 import { JobHistory, JobScheduler, scheduleOf } from "./jobs.ts";
@@ -494,11 +494,12 @@ export class Service {
     let child: Deno.ChildProcess;
     const launch = launchCommand(spec);
     for (const warning of launch.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
-    const session = inOwnSession(launch.cmd, launch.args);
     try {
-      if (!session.detached) {
-        assertSpawnable(spec.cmd, spec.working_dir, spec.env.PATH ?? Deno.env.get("PATH"));
-      }
+      const session = sessionLaunch(launch.cmd, launch.args, {
+        cmd: spec.cmd,
+        cwd: spec.working_dir,
+        path: spec.env.PATH,
+      });
       child = new Deno.Command(session.cmd, {
         args: session.args,
         cwd: spec.working_dir,
