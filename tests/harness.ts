@@ -429,9 +429,14 @@ function statePids(stateDir: string): number[] {
   return pids;
 }
 
-/** Process groups of the live children of `pid`. */
+/**
+ * Process groups the live children of `pid` lead or are about to lead: a
+ * service's group id is its pid. (Not their current group: a child spawned
+ * through `setsid` is still in its parent's group for a moment, and that
+ * group may hold this test process too.)
+ */
 async function childGroups(pid: number): Promise<number[]> {
-  return (await procTable()).filter((r) => r.ppid === pid && live(r)).map((r) => r.pgrp);
+  return (await procTable()).filter((r) => r.ppid === pid && live(r)).map((r) => r.pid);
 }
 
 /**
@@ -482,8 +487,13 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     await remember();
     for (const g of seenGroups) killGroup(g);
     await waitFor(async () => {
-      for (const g of seenGroups) if ((await groupMembers(g)).length > 0) return false;
-      return true;
+      let left = false;
+      for (const g of seenGroups) {
+        if ((await groupMembers(g)).length === 0) continue;
+        killGroup(g); // a group made after the first kill (setsid had not run yet)
+        left = true;
+      }
+      return !left;
     }, { timeoutMs: 5000, message: `service groups ${[...seenGroups].join(", ")} to vanish` });
   };
   const killAll = async () => {

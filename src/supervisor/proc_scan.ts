@@ -4,13 +4,16 @@
  * file read per process, and no read at all for a process that cannot be in
  * any sampled group.
  *
- * A service runs in its own session (it is spawned detached, so its pid is
- * both its group and its session). A process outside that session can never
- * join the group (`setpgid` only moves a process into a group of its own
+ * A service runs in its own session (it is spawned through `setsid`, so its
+ * pid is both its group and its session). A process outside that session can
+ * never join the group (`setpgid` only moves a process into a group of its own
  * session), so once a process is seen in a foreign session it is skipped
  * until its pid names another process: that is told by the inode number of
  * `/proc/{pid}`, which a new process under a reused pid does not share (a
- * changed inode only costs a read). Groups whose leader is not a session
+ * changed inode only costs a read). The only way out of a session is
+ * setsid(2), which makes a session whose id is the caller's pid, so a process
+ * whose own pid is wanted is always read: a service caught just before its
+ * `setsid` ran is still in the orchestrator's session. Groups whose leader is not a session
  * leader (a process adopted after a restart) are handled too: processes of
  * their session are read again in the same scan.
  *
@@ -178,7 +181,8 @@ export class ProcScanner<
 
   /** Whether `row` is a process whose files are kept between listings. */
   #isMember(row: Row, wanted: ReadonlySet<number>): boolean {
-    return wanted.has(row.pgrp) || wanted.has(row.session) || this.#extraSessions.has(row.session);
+    return wanted.has(row.pgrp) || wanted.has(row.session) || wanted.has(row.pid) ||
+      this.#extraSessions.has(row.session);
   }
 
   /** Keep `/proc/{pid}/stat` open for every member in `rows` (up to the cap); close the others. */
@@ -230,7 +234,9 @@ export class ProcScanner<
       if (c < 48 || c > 57) continue;
       const pid = Number(entry.name);
       const known = this.#outsiders.get(pid);
-      if (known !== undefined && !wanted.has(known.session)) {
+      // A wanted pid is always read: a service spawned through setsid sits in the
+      // orchestrator's session until setsid(2) makes it the leader of its own.
+      if (known !== undefined && !wanted.has(known.session) && !wanted.has(pid)) {
         const ino = inodeOf(pid);
         if (ino === undefined) continue; // gone
         if (ino === known.ino) {
@@ -247,7 +253,7 @@ export class ProcScanner<
       const session = row.session;
       if (wanted.has(row.pgrp)) {
         if (session !== row.pgrp && !wanted.has(session)) extraSessions.add(session);
-      } else if (!wanted.has(session)) {
+      } else if (!wanted.has(session) && !wanted.has(pid)) {
         const ino = inodeOf(pid);
         if (ino !== undefined) outsiders.set(pid, { ino, session });
       }

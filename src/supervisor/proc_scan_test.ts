@@ -191,6 +191,38 @@ Deno.test("ProcScanner.scan() lists /proc only when a process was created, the g
   }
 });
 
+Deno.test("ProcScanner.scan() finds a service first seen before its setsid ran", async () => {
+  const child = spawnGroup("sleep 60 & wait");
+  let lastPid = 1;
+  // Until `joined`, the service's own process reads as if still in another group and
+  // session, as a process spawned through setsid does for a moment.
+  let joined = false;
+  const parse = (bytes: Uint8Array) => {
+    const row = parseStatBytes(bytes);
+    return row && row.pid === child.pid && !joined ? { ...row, pgrp: 1, session: 1 } : row;
+  };
+  for (const listEvery of [30, 1]) {
+    const scanner = new ProcScanner(parse, { lastPid: () => lastPid, listEvery });
+    try {
+      joined = false;
+      const wanted = new Set([child.pid]);
+      const leader = () => scanner.scan(wanted).find((r) => r.pid === child.pid);
+      await waitFor(() => {
+        lastPid++; // list until the sleep shows too
+        return scanner.scan(wanted).some((r) => r.pgrp === child.pid);
+      }, { message: "the sleep of the group" });
+      assert.equal(leader()?.pgrp, 1, "the leader, read although it looks like an outsider");
+      joined = true;
+      const listings = scanner.listings;
+      assert.equal(leader()?.pgrp, child.pid, `listEvery ${listEvery}: found once in its group`);
+      if (listEvery > 1) assert.equal(scanner.listings, listings, "from its kept file");
+    } finally {
+      scanner.close();
+    }
+  }
+  await end(child);
+});
+
 Deno.test("ProcScanner.scan() reads members beyond maxKept by path", async () => {
   const child = spawnGroup("sleep 60 & sleep 60 & wait");
   let lastPid = 1;
