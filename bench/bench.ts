@@ -26,6 +26,7 @@ import { readProcStat } from "../src/supervisor/process.ts";
 import { Supervisor } from "../src/supervisor/supervisor.ts";
 import type { SupervisorEvent } from "../src/events.ts";
 import type { ServiceStatus } from "../src/types.ts";
+import { runArgs } from "../tests/harness.ts";
 
 /** Service counts of the start/stop measurement; 1 is the baseline (Deno start-up, module load). */
 const START_SIZES = [1, 50, 200] as const;
@@ -280,15 +281,7 @@ class Orchestrator {
         "run",
         ...permissions,
         MAIN_TS,
-        "run",
-        "--registry",
-        registryPath,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--log-dir",
-        `${dir}/logs`,
-        "--state-dir",
-        `${dir}/state`,
+        ...runArgs(registryPath, port, dir),
       ],
       cwd: REPO_DIR,
       env: { NO_COLOR: "1" },

@@ -11,6 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { runArgs } from "../tests/harness.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -61,15 +62,7 @@ async function measure(metricsInterval: number): Promise<Record<string, number>>
       "run",
       "--allow-all",
       MAIN,
-      "run",
-      "--registry",
-      `${dir}/registry.json`,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--log-dir",
-      `${dir}/logs`,
-      "--state-dir",
-      `${dir}/state`,
+      ...runArgs(`${dir}/registry.json`, port, dir),
     ],
     stdout: "null",
     stderr: "null",

@@ -48,6 +48,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { runArgs } from "../tests/harness.ts";
 
 const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 60] [--idle 30] [--kills 20]
                              [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
@@ -471,15 +472,7 @@ function edgevisorPeer(): Peer {
           "run",
           ...runFlags,
           MAIN_TS,
-          "run",
-          "--registry",
-          `${dir}/registry.json`,
-          "--listen",
-          `127.0.0.1:${apiPort}`,
-          "--log-dir",
-          `${dir}/logs`,
-          "--state-dir",
-          `${dir}/state`,
+          ...runArgs(`${dir}/registry.json`, apiPort, dir),
         ],
         { NO_COLOR: "1" },
         REPO_DIR,

@@ -23,6 +23,7 @@ import {
   api,
   FAST,
   type Orchestrator,
+  prng,
   type ProcRow,
   procTable,
   rssKiB,
@@ -93,18 +94,6 @@ export interface SoakReport {
   orphans: number;
   /** Exit code of the orchestrator after SIGTERM. */
   exitCode: number;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

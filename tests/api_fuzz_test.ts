@@ -11,7 +11,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { FAST, startOrchestrator, uniqueSeconds, waitFor } from "./harness.ts";
+import { FAST, prng, startOrchestrator, uniqueSeconds, waitFor } from "./harness.ts";
 
 const TOKEN = "fuzz-token-5d1c0b7e9a";
 const SECONDS = Number(Deno.env.get("EDGEVISOR_FUZZ_SECONDS") ?? "10");
@@ -19,22 +19,15 @@ const SEED = Number(Deno.env.get("EDGEVISOR_FUZZ_SEED") ?? Math.floor(Math.rando
 const WORKERS = 6;
 const NAMES = ["web", "db", "job1", "nope", "extra"];
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Helpers over the deterministic {@linkcode prng} of the harness. */
+function rng(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const chance = (p: number) => next() < p;
   return { next, int, pick, chance };
 }
-type Rng = ReturnType<typeof prng>;
+type Rng = ReturnType<typeof rng>;
 
 const SEGMENTS = [
   "api",
@@ -355,12 +348,12 @@ Deno.test({
       statuses.set(o.status, (statuses.get(o.status) ?? 0) + 1);
       if (o.status >= 500 || o.status === 0) fail(`${o.status}: ${o.what}`);
     };
-    const rootRng = prng(SEED);
+    const rootRng = rng(SEED);
 
     const fuzz = async (ms: number, authorized: boolean, check?: () => Promise<void>) => {
       const until = Date.now() + ms;
       const workers = Array.from({ length: WORKERS }, async (_, w) => {
-        const r = prng(rootRng.int(2 ** 31) + w);
+        const r = rng(rootRng.int(2 ** 31) + w);
         while (Date.now() < until && failures.length < 20) {
           try {
             record(

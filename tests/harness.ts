@@ -276,6 +276,36 @@ export function killGroup(pgid: number): void {
   }
 }
 
+/** mulberry32: a small deterministic PRNG, so that a random case can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The arguments of `edgevisor run` on `registry`, listening on loopback
+ * `port`, with logs and state under `dir`.
+ */
+export function runArgs(registry: string, port: number, dir: string): string[] {
+  return [
+    "run",
+    "--registry",
+    registry,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--log-dir",
+    `${dir}/logs`,
+    "--state-dir",
+    `${dir}/state`,
+  ];
+}
+
 /** SIGKILL a process, ignoring errors. */
 export function killPid(pid: number): void {
   try {
@@ -453,15 +483,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
   const stateDir = `${dir}/state`;
   const child = spawnMain(
     [
-      "run",
-      "--registry",
-      registryPath,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--log-dir",
-      logDir,
-      "--state-dir",
-      stateDir,
+      ...runArgs(registryPath, port, dir),
       ...(options.extraArgs ?? []),
     ],
     dir,

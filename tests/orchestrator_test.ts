@@ -18,6 +18,7 @@ import {
   processesMatching,
   removeDir,
   rssKiB,
+  runArgs,
   runMain,
   serviceStatus,
   sh,
@@ -255,17 +256,7 @@ Deno.test("edgevisor run on a taken port exits 1 with a clear message and starts
   try {
     const port = (listener.addr as Deno.NetAddr).port;
     const { marker, path } = await markerRegistry(dir, n);
-    const r = await runMain([
-      "run",
-      "--registry",
-      path,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--log-dir",
-      `${dir}/logs`,
-      "--state-dir",
-      `${dir}/state`,
-    ]);
+    const r = await runMain(runArgs(path, port, dir));
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,

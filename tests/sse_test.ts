@@ -94,9 +94,6 @@ class SseClient {
   }
 }
 
-/** Open file descriptors of a process (but the metrics sampler's `/proc/{pid}/stat` files). */
-const fdCount = openFds;
-
 Deno.test("GET /api/services/events: snapshot, then every transition, nothing missed or repeated", async () => {
   await using orch = await startOrchestrator({
     registry: {
@@ -169,7 +166,7 @@ Deno.test("event streams end cleanly when clients go away", async () => {
     const body = (await api(orch.url, "GET", "/api/services/logs/s")).body;
     return body.stdout.length === 1 && body.stderr.length === 1;
   }, { message: "both log files written" });
-  const before = fdCount(orch.pid);
+  const before = openFds(orch.pid);
   const clients = Array.from({ length: 20 }, (_, i) =>
     new SseClient(
       i % 2 === 0
@@ -179,12 +176,12 @@ Deno.test("event streams end cleanly when clients go away", async () => {
   await waitFor(() => clients.every((c) => c.events.length > 0), { message: "every stream open" });
   // One connection per stream (one of them may reuse the kept-alive connection of the harness),
   // and two files per follower.
-  await waitFor(() => fdCount(orch.pid) >= before + 19 + 20, { message: "connections and files" });
+  await waitFor(() => openFds(orch.pid) >= before + 19 + 20, { message: "connections and files" });
   for (const c of clients) c.close();
   for (const ended of await Promise.all(clients.map((c) => c.ended))) {
     assert.notEqual(ended, "failed");
   }
-  await waitFor(() => fdCount(orch.pid) <= before, {
+  await waitFor(() => openFds(orch.pid) <= before, {
     message: `the orchestrator's descriptors back to ${before}`,
   });
   // The API still answers, and the retry hint is sent.

@@ -10,21 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { stringify as toYaml } from "yaml";
+import { prng } from "../../tests/harness.ts";
 import { RegistryError } from "../errors.ts";
 import { parseRegistry, type Registry } from "./load.ts";
 import type { RegistryFormat } from "./parse_text.ts";
-
-/** mulberry32: small, fast and deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID = {
   health_checks: { web: { type: "http", url: "http://127.0.0.1:8080/health", period: 5 } },

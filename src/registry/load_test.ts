@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { prng } from "../../tests/harness.ts";
 import { RegistryError } from "../errors.ts";
 import {
   loadRegistry,
@@ -586,16 +587,6 @@ Deno.test("loadRegistry() keeps the OmegaOS field set in registry/omegaos.json",
     for (const key of Object.keys(service)) assert.ok(allowed.has(key), `${service.name}.${key}`);
   }
 });
-
-/** Deterministic PRNG (mulberry32), so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FUZZ_BASE = {
   $schema: "./schema.json",
