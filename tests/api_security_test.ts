@@ -11,6 +11,7 @@ import {
   FAST,
   freePort,
   removeDir,
+  runArgs,
   runMain,
   sh,
   startOrchestrator,
@@ -193,15 +194,7 @@ Deno.test({
     try {
       await Deno.writeTextFile(`${dir}/registry.json`, JSON.stringify({ services: [] }));
       const args = (file: string) => [
-        "run",
-        "--registry",
-        `${dir}/registry.json`,
-        "--listen",
-        `127.0.0.1:${freePort()}`,
-        "--log-dir",
-        `${dir}/logs`,
-        "--state-dir",
-        `${dir}/state`,
+        ...runArgs(`${dir}/registry.json`, freePort(), dir),
         "--token-file",
         file,
       ];

@@ -22,6 +22,7 @@ import {
   processesMatching,
   removeDir,
   rssKiB,
+  runArgs,
   runMain,
   serviceStatus,
   sh,
@@ -313,17 +314,7 @@ Deno.test("faults: a full log directory is reported once; supervision goes on an
 /** `edgevisor run` on `registry` (a path); returns the result and the time it took. */
 async function runRegistry(dir: string, registry: string) {
   const t0 = performance.now();
-  const r = await runMain([
-    "run",
-    "--registry",
-    registry,
-    "--listen",
-    `127.0.0.1:${freePort()}`,
-    "--log-dir",
-    `${dir}/logs`,
-    "--state-dir",
-    `${dir}/state`,
-  ], { timeoutMs: 15_000 });
+  const r = await runMain(runArgs(registry, freePort(), dir), { timeoutMs: 15_000 });
   return { ...r, ms: performance.now() - t0 };
 }
 

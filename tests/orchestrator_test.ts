@@ -223,17 +223,7 @@ Deno.test("edgevisor run with an invalid registry exits 2 and starts nothing", a
     const { marker, path } = await markerRegistry(dir, n, [
       { name: "bad", cmd: "true", restart_policy: "sometimes" },
     ]);
-    const r = await runMain([
-      "run",
-      "--registry",
-      path,
-      "--listen",
-      `127.0.0.1:${freePort()}`,
-      "--log-dir",
-      `${dir}/logs`,
-      "--state-dir",
-      `${dir}/state`,
-    ]);
+    const r = await runMain(runArgs(path, freePort(), dir));
     assert.equal(r.code, 2, r.stderr);
     assert.ok(
       r.stderr.includes(
