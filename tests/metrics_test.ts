@@ -95,7 +95,12 @@ Deno.test("metrics: max_memory_mb restarts through the policy; nice and cpu_affi
         /^memory \d+(\.\d)? MiB above max_memory_mb 32 for 2 samples; killed by SIGTERM; restarting in /,
       );
       const gentle = await until("gentle", (s) => s.status === "running", "gentle running");
-      const status = await Deno.readTextFile(`/proc/${gentle.pid}/status`);
+      // setsid, taskset and nice exec in turn before sleep runs.
+      let status = "";
+      await waitFor(async () => {
+        status = await Deno.readTextFile(`/proc/${gentle.pid}/status`);
+        return /^Name:\s+sleep$/m.test(status);
+      }, { message: "sleep running in place of its launchers" });
       assert.match(status, /^Cpus_allowed_list:\s+0$/m);
       const stat = await Deno.readTextFile(`/proc/${gentle.pid}/stat`);
       const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);

@@ -426,14 +426,14 @@ Deno.test("Supervisor spawns each service as the leader of a session and group o
     async ({ until }) => {
       const s = await until("svc", (s) => s.status === "running", "svc running");
       const pid = s.pid!;
-      let fields: string[] = [];
+      // setsid makes the session, then execs the command in place: wait for both.
       await waitFor(async () => {
         const text = await Deno.readTextFile(`/proc/${pid}/stat`);
-        fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
         // fields[2] is the group, fields[3] the session (fields 5 and 6 of proc(5)).
-        return fields[2] === String(pid) && fields[3] === String(pid);
-      }, { message: "the service's pid is its group and its session" });
-      assert.equal((await Deno.readTextFile(`/proc/${pid}/comm`)).trim(), "sleep");
+        return fields[2] === String(pid) && fields[3] === String(pid) &&
+          (await Deno.readTextFile(`/proc/${pid}/comm`)).trim() === "sleep";
+      }, { message: "the service's pid is sleep, leading its own group and session" });
       assert.deepEqual(
         await processesMatching(String(secs)),
         [pid],
