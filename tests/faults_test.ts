@@ -62,11 +62,16 @@ async function pollLatency(
   };
 }
 
-/** Total size in bytes of the files in `dir`. */
+/** Total size in bytes of the files in `dir`; a file renamed away by a rotation meanwhile counts 0. */
 function dirBytes(dir: string): number {
   let total = 0;
   for (const entry of Deno.readDirSync(dir)) {
-    if (entry.isFile) total += Deno.statSync(`${dir}/${entry.name}`).size;
+    if (!entry.isFile) continue;
+    try {
+      total += Deno.statSync(`${dir}/${entry.name}`).size;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
   return total;
 }
