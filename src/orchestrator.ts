@@ -37,8 +37,8 @@ export interface RunOptions {
   insecure?: boolean;
 }
 
-/** A SIGINT this soon after the previous one is the same Ctrl-C, delivered twice. */
-const DUPLICATE_INTERRUPT_MS = 250;
+/** A SIGINT or SIGTERM this soon after the previous one of its kind is the same request, delivered twice. */
+const DUPLICATE_SIGNAL_MS = 250;
 
 /** Exit codes of `edgevisor run`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -151,17 +151,15 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   );
 
   let signals = 0;
-  let lastInterruptMs = -Infinity;
+  const lastSignalMs = new Map<Deno.Signal, number>();
   const { promise: stopRequested, resolve: requestStop } = Promise.withResolvers<void>();
   const onStopSignal = (signal: Deno.Signal) => () => {
-    // One Ctrl-C reaches the whole foreground group, and `deno task` forwards it too: a SIGINT
-    // within DUPLICATE_INTERRUPT_MS of the previous one is the same key press.
-    if (signal === "SIGINT") {
-      const now = performance.now();
-      const duplicate = now - lastInterruptMs < DUPLICATE_INTERRUPT_MS;
-      lastInterruptMs = now;
-      if (duplicate) return;
-    }
+    // One Ctrl-C (or a `kill` of the whole group) reaches every process of the group, and
+    // `deno task` forwards it too: the same signal within DUPLICATE_SIGNAL_MS is one request.
+    const now = performance.now();
+    const duplicate = now - (lastSignalMs.get(signal) ?? -Infinity) < DUPLICATE_SIGNAL_MS;
+    lastSignalMs.set(signal, now);
+    if (duplicate) return;
     signals++;
     if (signals === 1) {
       log(`${signal}: stopping every service`);
