@@ -287,6 +287,54 @@ Deno.test("nats: an outage loses no queued event and never slows supervision; st
   }
 });
 
+Deno.test("nats: what a server never read before it died is sent again after the reconnect, and stored once", async () => {
+  await using server = await startNatsServer({ jetstream: true });
+  const name = "victim";
+  await using o = await startOrchestrator({
+    registry: {
+      services: [{
+        name,
+        cmd: "sleep",
+        args: [String(uniqueSeconds())],
+        restart_policy: "always",
+        ...FAST,
+      }],
+    },
+    extraArgs: ["--nats", server.url, "--node", "d1"],
+  });
+  await waitFor(() => o.stderr().includes('KV bucket "edgevisor" ready'), {
+    message: "JetStream set-up",
+  });
+  // The server stops reading: what is published now sits in the socket, and dies with it.
+  Deno.kill(server.pid!, "SIGSTOP");
+  for (let crash = 0; crash < 2; crash++) {
+    const before = await serviceStatus(o.url, name);
+    killPid(before.pid);
+    await waitFor(async () => {
+      const s = await serviceStatus(o.url, name);
+      return s.status === "running" && s.pid !== before.pid;
+    }, { message: "the restart" });
+  }
+  await server.restart();
+  await waitFor(() => o.stderr().includes("nats: reconnected"), { message: "the reconnect" });
+  const nc = await server.connect();
+  try {
+    const expected = [
+      "stopped->starting",
+      "starting->running",
+      ...Array(2).fill(["running->backoff", "backoff->starting", "starting->running"]).flat(),
+    ];
+    let events: Json[] = [];
+    await waitFor(async () => {
+      events = await streamBodies(nc, `edgevisor.d1.events.${name}`);
+      return events.length >= expected.length;
+    }, { message: "every event in the stream" });
+    assert.deepEqual(transitions(events), expected, "in order, each once");
+  } finally {
+    await nc.close();
+  }
+});
+
 Deno.test("nats: start-up with no server, then a server appears", async () => {
   const port = freePort();
   const url = `nats://127.0.0.1:${port}`;

@@ -11,6 +11,8 @@ export interface OutboxMessage {
   subject: string;
   /** Encoded body. */
   data: string;
+  /** Sent as `Nats-Msg-Id`, so JetStream stores a message sent twice once. */
+  id?: string;
 }
 
 /** Bounded FIFO; `push` drops the oldest entry when full. */
@@ -51,6 +53,18 @@ export class Outbox<T = OutboxMessage> {
     this.#items[(this.#head + this.#size) % this.capacity] = item;
     this.#size++;
     return dropped;
+  }
+
+  /**
+   * Put `items` (oldest first) before everything waiting, as the oldest; when
+   * that overflows, the oldest are dropped and counted, as by `push`.
+   */
+  prepend(items: readonly T[]): void {
+    if (items.length === 0) return;
+    const waiting: T[] = [];
+    for (let item = this.shift(); item !== undefined; item = this.shift()) waiting.push(item);
+    for (const item of items) this.push(item);
+    for (const item of waiting) this.push(item);
   }
 
   /** The oldest item, without removing it. */

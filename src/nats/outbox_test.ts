@@ -34,6 +34,21 @@ Deno.test("Outbox wraps around after shifts", () => {
   assert.equal(box.dropped, 0);
 });
 
+Deno.test("Outbox.prepend() puts items back before those waiting, dropping the oldest beyond capacity", () => {
+  const box = new Outbox<number>(4);
+  box.push(5);
+  box.push(6);
+  box.prepend([3, 4]);
+  assert.deepEqual([box.shift(), box.shift(), box.shift(), box.shift()], [3, 4, 5, 6]);
+  box.push(7);
+  box.push(8);
+  box.prepend([4, 5, 6]);
+  assert.equal(box.dropped, 1, "one over capacity");
+  assert.deepEqual([box.shift(), box.shift(), box.shift(), box.shift()], [5, 6, 7, 8]);
+  box.prepend([]);
+  assert.equal(box.size, 0);
+});
+
 Deno.test("Outbox rejects a capacity below 1", () => {
   assert.throws(() => new Outbox(0), RangeError);
   assert.throws(() => new Outbox(1.5), RangeError);

@@ -6,11 +6,14 @@
  *
  * NATS never stands in the supervisor's way: events are queued in a bounded
  * outbox synchronously and published when a connection is up; nothing here
- * is awaited by the supervisor.
+ * is awaited by the supervisor. A published message stays held until a
+ * PING/PONG round trip shows the server has it; what a dropped connection
+ * took with it goes back to the front of the outbox and is sent again after
+ * the reconnect, with the same `Nats-Msg-Id`, so the stream stores it once.
  *
  * @module
  */
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { EventBus, SupervisorEvent } from "../events.ts";
@@ -19,7 +22,7 @@ import { delay } from "../supervisor/process.ts";
 import { VERSION } from "../version.ts";
 import { connectNats, type NatsConnectOptions, parseServers } from "./connection.ts";
 import { addControlService, type ControlService } from "./control.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type OutboxMessage } from "./outbox.ts";
 import {
   bucketName,
   DEFAULT_PREFIX,
@@ -118,6 +121,13 @@ export class NatsPublisher {
   #options: NatsPublisherOptions;
   #log: (line: string) => void;
   #outbox: Outbox;
+  /** Published on the current connection, oldest first, not yet confirmed by a PONG. */
+  #unconfirmed: OutboxMessage[] = [];
+  /** The generation whose unconfirmed messages a flush is confirming, if any. */
+  #confirming: number | undefined;
+  /** First part of every `Nats-Msg-Id`: unique to this run. */
+  #runId = crypto.randomUUID().slice(0, 8);
+  #sequence = 0;
   #droppedTotal = 0;
   #nc: NatsConnection | undefined;
   #ready = false;
@@ -227,6 +237,7 @@ export class NatsPublisher {
       const err = await nc.closed();
       this.#ready = false;
       this.#generation++;
+      this.#requeueUnconfirmed();
       this.#nc = undefined;
       this.#service = undefined;
       if (!this.#closing) {
@@ -242,6 +253,7 @@ export class NatsPublisher {
         if (status.type === "disconnect") {
           this.#ready = false;
           this.#generation++;
+          this.#requeueUnconfirmed();
           if (!this.#closing) {
             this.#log(`nats: disconnected from ${status.server}; queueing messages`);
           }
@@ -368,7 +380,32 @@ export class NatsPublisher {
   }
 
   #enqueue(subject: string, data: string): void {
-    this.#outbox.push({ subject, data });
+    this.#outbox.push({ subject, data, id: `${this.#runId}-${++this.#sequence}` });
+  }
+
+  /** What the lost connection may have taken with it goes first when the next one is up. */
+  #requeueUnconfirmed(): void {
+    this.#outbox.prepend(this.#unconfirmed);
+    this.#unconfirmed = [];
+  }
+
+  /** Round trips to the server until every message published on this connection is confirmed. */
+  async #confirm(nc: NatsConnection): Promise<void> {
+    const generation = this.#generation;
+    if (this.#confirming === generation) return;
+    this.#confirming = generation;
+    try {
+      while (this.#unconfirmed.length > 0 && generation === this.#generation) {
+        const sent = this.#unconfirmed.length;
+        await nc.flush();
+        // The server had everything published before the PING.
+        if (generation === this.#generation) this.#unconfirmed.splice(0, sent);
+      }
+    } catch {
+      // disconnected: the messages go back to the outbox
+    } finally {
+      if (this.#confirming === generation) this.#confirming = undefined;
+    }
   }
 
   /** Send the outbox in order while connected; first the count of what was dropped. */
@@ -392,12 +429,18 @@ export class NatsPublisher {
         this.#log(`nats: ${dropped} message(s) dropped from the outbox while disconnected`);
       }
       for (let m = this.#outbox.peek(); m !== undefined; m = this.#outbox.peek()) {
-        nc.publish(m.subject, m.data);
+        const options = m.id === undefined ? undefined : { headers: msgIdHeader(m.id) };
+        nc.publish(m.subject, m.data, options);
         this.#outbox.shift();
+        this.#unconfirmed.push(m);
       }
     } catch {
       // closed or draining: what is left stays queued
     }
+    // Bounded like the outbox: on a stalled connection the oldest are taken as delivered.
+    const over = this.#unconfirmed.length - this.#outbox.capacity;
+    if (over > 0) this.#unconfirmed.splice(0, over);
+    if (this.#unconfirmed.length > 0) void this.#confirm(nc);
   }
 
   #heartbeat(): HeartbeatMessage {
@@ -453,6 +496,12 @@ function cpuSeconds(): number {
   } catch {
     return 0;
   }
+}
+
+function msgIdHeader(id: string) {
+  const h = headers();
+  h.set("Nats-Msg-Id", id);
+  return h;
 }
 
 function round(value: number, digits: number): number {
