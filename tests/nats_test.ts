@@ -26,10 +26,12 @@ import {
   waitFor,
 } from "./harness.ts";
 import { startOrchestrator } from "./harness.ts";
-import { Collector, startNatsServer } from "./nats_harness.ts";
+import { Collector, type NatsServer, startNatsServer } from "./nats_harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
+
+const VICTIM = "victim";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -164,49 +166,58 @@ Deno.test("nats: events, status and heartbeats arrive in order with the document
   }
 });
 
-Deno.test("nats: an outage loses no queued event and never slows supervision; stream and KV hold the latest state", async () => {
-  await using server = await startNatsServer({ jetstream: true });
-  const name = "victim";
-  await using o = await startOrchestrator({
+/** An orchestrator supervising `victim` (restarted always) on NATS as `node`, its stream and KV ready. */
+async function victimOnJetStream(server: NatsServer, node: string, ...extraArgs: string[]) {
+  const o = await startOrchestrator({
     registry: {
       services: [{
-        name,
+        name: VICTIM,
         cmd: "sleep",
         args: [String(uniqueSeconds())],
         restart_policy: "always",
         ...FAST,
       }],
     },
-    extraArgs: [
-      "--nats",
-      server.url,
-      "--node",
-      "b1",
-      "--heartbeat-interval",
-      "0.2",
-      "--nats-control",
-    ],
+    extraArgs: ["--nats", server.url, "--node", node, ...extraArgs],
   });
-  await waitFor(() => o.stderr().includes('KV bucket "edgevisor" ready'), {
-    message: "JetStream set-up",
-  });
+  try {
+    await waitFor(() => o.stderr().includes('KV bucket "edgevisor" ready'), {
+      message: "JetStream set-up",
+    });
+    return o;
+  } catch (err) {
+    await o[Symbol.asyncDispose]();
+    throw err;
+  }
+}
 
-  /** SIGKILL the service; ms until a new process is running. */
-  const crashAndTime = async () => {
-    const before = await serviceStatus(o.url, name);
-    const t0 = performance.now();
-    killPid(before.pid);
-    await waitFor(async () => {
-      const s = await serviceStatus(o.url, name);
-      return s.status === "running" && s.pid !== before.pid;
-    }, { intervalMs: 5, message: "the restart" });
-    return performance.now() - t0;
-  };
+/** SIGKILL `victim`; ms until a new process of it runs. */
+async function crashVictim(url: string): Promise<number> {
+  const before = await serviceStatus(url, VICTIM);
+  const t0 = performance.now();
+  killPid(before.pid);
+  await waitFor(async () => {
+    const s = await serviceStatus(url, VICTIM);
+    return s.status === "running" && s.pid !== before.pid;
+  }, { intervalMs: 5, message: "the restart" });
+  return performance.now() - t0;
+}
 
-  const upMs = await crashAndTime();
+Deno.test("nats: an outage loses no queued event and never slows supervision; stream and KV hold the latest state", async () => {
+  await using server = await startNatsServer({ jetstream: true });
+  const name = VICTIM;
+  await using o = await victimOnJetStream(
+    server,
+    "b1",
+    "--heartbeat-interval",
+    "0.2",
+    "--nats-control",
+  );
+
+  const upMs = await crashVictim(o.url);
   await server.kill();
   await waitFor(() => o.stderr().includes("nats: disconnected"), { message: "the disconnect" });
-  const downMs = await crashAndTime();
+  const downMs = await crashVictim(o.url);
   assert.equal((await api(o.url, "POST", `/api/services/stop/${name}`)).status, 200);
   assert.equal((await api(o.url, "POST", `/api/services/start/${name}`)).status, 200);
   assertBelow(downMs, upMs + 500, `restart during the outage (up: ${upMs.toFixed(0)} ms)`);
@@ -289,32 +300,12 @@ Deno.test("nats: an outage loses no queued event and never slows supervision; st
 
 Deno.test("nats: what a server never read before it died is sent again after the reconnect, and stored once", async () => {
   await using server = await startNatsServer({ jetstream: true });
-  const name = "victim";
-  await using o = await startOrchestrator({
-    registry: {
-      services: [{
-        name,
-        cmd: "sleep",
-        args: [String(uniqueSeconds())],
-        restart_policy: "always",
-        ...FAST,
-      }],
-    },
-    extraArgs: ["--nats", server.url, "--node", "d1"],
-  });
-  await waitFor(() => o.stderr().includes('KV bucket "edgevisor" ready'), {
-    message: "JetStream set-up",
-  });
+  const name = VICTIM;
+  await using o = await victimOnJetStream(server, "d1");
   // The server stops reading: what is published now sits in the socket, and dies with it.
   Deno.kill(server.pid!, "SIGSTOP");
-  for (let crash = 0; crash < 2; crash++) {
-    const before = await serviceStatus(o.url, name);
-    killPid(before.pid);
-    await waitFor(async () => {
-      const s = await serviceStatus(o.url, name);
-      return s.status === "running" && s.pid !== before.pid;
-    }, { message: "the restart" });
-  }
+  await crashVictim(o.url);
+  await crashVictim(o.url);
   await server.restart();
   await waitFor(() => o.stderr().includes("nats: reconnected"), { message: "the reconnect" });
   const nc = await server.connect();
