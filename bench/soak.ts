@@ -86,6 +86,8 @@ export interface SoakReport {
   fdsWarm: number;
   /** Open descriptors at the end (all services running again). */
   fdsEnd: number;
+  /** Kinds of descriptor more numerous at the end than after the warm-up, e.g. `pipe:[N] 40 -> 41`. */
+  fdsGrown: string[];
   /** `/proc/{pid}/stat` files the orchestrator still keeps open once every service stopped. */
   statFilesAfterStop: number;
   /** Zombie children of the orchestrator at the end, before shutdown. */
@@ -104,6 +106,34 @@ export interface SoakReport {
  */
 export function openFds(pid: number): number {
   return fdTargets(pid).filter((target) => !STAT_FILE.test(target)).length;
+}
+
+/**
+ * Open file descriptors of `pid` by kind (their target with every number as
+ * `N`: `socket:[N]`, `pipe:[N]`, a log file), stat files left out as by
+ * {@linkcode openFds}.
+ */
+export function fdKinds(pid: number): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const target of fdTargets(pid)) {
+    if (STAT_FILE.test(target)) continue;
+    const kind = target.replace(/\d+/g, "N");
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return kinds;
+}
+
+function total(kinds: Map<string, number>): number {
+  let sum = 0;
+  for (const n of kinds.values()) sum += n;
+  return sum;
+}
+
+/** The kinds of descriptor more numerous in `after` than in `before`, as `kind a -> b`. */
+function grownKinds(before: Map<string, number>, after: Map<string, number>): string[] {
+  return [...after]
+    .filter(([kind, n]) => n > (before.get(kind) ?? 0))
+    .map(([kind, n]) => `${kind} ${before.get(kind) ?? 0} -> ${n}`);
 }
 
 /**
@@ -137,17 +167,17 @@ interface Status {
   crash_count: number;
 }
 
-async function list(url: string): Promise<Status[]> {
-  const answer = await api(url, "GET", "/api/services/list");
+async function list(url: string, client: Deno.HttpClient): Promise<Status[]> {
+  const answer = await api(url, "GET", "/api/services/list", client);
   if (answer.status !== 200) throw new Error(`GET /api/services/list: HTTP ${answer.status}`);
   return answer.body.services as Status[];
 }
 
-async function allRunning(url: string): Promise<Status[]> {
+async function allRunning(url: string, client: Deno.HttpClient): Promise<Status[]> {
   let waiting: unknown[] = [];
   try {
     return await waitFor(async () => {
-      const services = await list(url);
+      const services = await list(url, client);
       waiting = services.filter((s) => s.status !== "running" || s.pid === null);
       return waiting.length === 0 && services;
     }, { timeoutMs: 30_000, message: "every service running" });
@@ -199,6 +229,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const warmupMs = options.warmupMs ?? Math.min(180_000, Math.max(3000, durationMs * 0.25));
 
   const orch: Orchestrator = await startOrchestrator({ registry: soakRegistry(count) });
+  // No idle keep-alive connections: once the requests are over, the orchestrator holds no socket
+  // for them, so the descriptor counts compare like with like.
+  const http = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
   const groups = new Set<number>();
   let load = true;
   let apiRequests = 0;
@@ -207,7 +240,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   let kills = 0;
   let apiRestarts = 0;
   try {
-    for (const s of await allRunning(orch.url)) groups.add(s.pid!);
+    for (const s of await allRunning(orch.url, http)) groups.add(s.pid!);
     const names = Array.from({ length: count }, (_, i) => `soak${i}`);
 
     // Read-only API load in the background for the whole run.
@@ -222,7 +255,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         const path = paths[Math.floor(random() * paths.length)]!;
         const t0 = performance.now();
         try {
-          const answer = await api(orch.url, "GET", path);
+          const answer = await api(orch.url, "GET", path, http);
           if (answer.status !== 200) apiErrors++;
         } catch {
           apiErrors++;
@@ -236,6 +269,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const t0 = performance.now();
     let rssWarmKiB = 0;
     let fdsWarm = 0;
+    let kindsWarm = new Map<string, number>();
     let rssMaxKiB = 0;
     const rssSamples: [number, number][] = [];
     let lastReport = t0;
@@ -243,9 +277,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     while (performance.now() - t0 < durationMs) {
       if (!warm && performance.now() - t0 >= warmupMs) {
         // Same conditions as at the end: every service running.
-        await allRunning(orch.url);
+        await allRunning(orch.url, http);
         rssWarmKiB = await sampleRss(orch.pid);
-        fdsWarm = openFds(orch.pid);
+        kindsWarm = fdKinds(orch.pid);
+        fdsWarm = total(kindsWarm);
         rssMaxKiB = rssWarmKiB;
         rssSamples.push([(performance.now() - t0) / 60_000, rssWarmKiB]);
         warm = true;
@@ -254,7 +289,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       // Act only on a running service, so that a restart through the API never
       // replaces the automatic restart that follows a kill.
       const name = names[Math.floor(random() * names.length)]!;
-      const s = (await list(orch.url)).find((x) => x.name === name);
+      const s = (await list(orch.url, http)).find((x) => x.name === name);
       if (s?.status === "running" && s.pid !== null) {
         groups.add(s.pid);
         if (random() < 0.75) {
@@ -265,7 +300,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
             // gone already: not counted
           }
         } else {
-          const answer = await api(orch.url, "POST", `/api/services/restart/${name}`);
+          const answer = await api(orch.url, "POST", `/api/services/restart/${name}`, http);
           if (answer.status === 200) apiRestarts++;
         }
       }
@@ -287,18 +322,22 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     await loader;
 
     // Settle: every service running again, then measure.
-    const final = await allRunning(orch.url);
+    const final = await allRunning(orch.url, http);
     for (const s of final) groups.add(s.pid!);
     const rssEndKiB = await sampleRss(orch.pid);
     rssMaxKiB = Math.max(rssMaxKiB, rssEndKiB);
     rssSamples.push([(performance.now() - t0) / 60_000, rssEndKiB]);
     // Descriptors of finished requests and reaped processes close asynchronously.
-    let fdsEnd = openFds(orch.pid);
+    // Compared kind by kind: the warm-up count may include sockets of requests then in flight.
+    let fdsEnd = 0;
+    let fdsGrown: string[] = [];
     try {
-      await waitFor(() => (fdsEnd = openFds(orch.pid)) <= fdsWarm, {
-        timeoutMs: 5000,
-        message: "fds back to their count",
-      });
+      await waitFor(() => {
+        const kinds = fdKinds(orch.pid);
+        fdsEnd = total(kinds);
+        fdsGrown = grownKinds(kindsWarm, kinds);
+        return fdsEnd <= fdsWarm && fdsGrown.length === 0;
+      }, { timeoutMs: 5000, message: "fds back to their count" });
     } catch {
       // reported below
     }
@@ -315,7 +354,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const crashCount = final.reduce((sum, s) => sum + s.crash_count, 0);
 
     // Every service stopped: the sampler's next sample closes every stat file it kept.
-    await Promise.all(names.map((name) => api(orch.url, "POST", `/api/services/stop/${name}`)));
+    await Promise.all(
+      names.map((name) => api(orch.url, "POST", `/api/services/stop/${name}`, http)),
+    );
     let statFiles = statFilesKept(orch.pid);
     try {
       await waitFor(() => (statFiles = statFilesKept(orch.pid)) === 0, {
@@ -349,6 +390,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       rssSlopeKiBPerMin: Math.round(slope(rssSamples)),
       fdsWarm,
       fdsEnd,
+      fdsGrown,
       statFilesAfterStop: statFiles,
       zombies: zombieRows.length,
       orphans: orphans.length,
@@ -357,6 +399,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   } finally {
     load = false;
     await orch.destroy();
+    http.close();
   }
 }
 
@@ -393,8 +436,8 @@ export function formatSoak(r: SoakReport): string {
     })`,
     `  RSS trend after warm-up             ${r.rssSlopeKiBPerMin} KiB/min (least squares)`,
     `  open fds after warm-up / at end     ${r.fdsWarm} / ${r.fdsEnd}  (${
-      ok(r.fdsEnd <= r.fdsWarm)
-    })`,
+      ok(r.fdsEnd <= r.fdsWarm && r.fdsGrown.length === 0)
+    })${r.fdsGrown.length > 0 ? `; more at the end: ${r.fdsGrown.join(", ")}` : ""}`,
     `  stat files kept, services stopped   ${r.statFilesAfterStop}  (${
       ok(r.statFilesAfterStop === 0)
     })`,

@@ -331,11 +331,17 @@ export interface ApiAnswer {
   body: any;
 }
 
-/** One request to the API over real HTTP; the body is always consumed. */
-export async function api(url: string, method: "GET" | "POST", path: string): Promise<ApiAnswer> {
+/** One request to the API over real HTTP (through `client` if given); the body is always consumed. */
+export async function api(
+  url: string,
+  method: "GET" | "POST",
+  path: string,
+  client?: Deno.HttpClient,
+): Promise<ApiAnswer> {
   const response = await fetch(url + path, {
     method,
     signal: AbortSignal.timeout(20_000),
+    client,
   });
   const text = await response.text();
   let body: unknown;

@@ -22,6 +22,7 @@ Deno.test("soak: 15 s of kills, API restarts, logs and API load leave nothing be
   assert.equal(report.apiErrors, 0, "read-only API requests that failed");
   assertBelow(report.apiSlowestMs, 2000, "slowest read-only API answer (ms)");
   assert.ok(report.fdsEnd <= report.fdsWarm, `fds ${report.fdsWarm} -> ${report.fdsEnd}`);
+  assert.deepEqual(report.fdsGrown, [], "no kind of descriptor more numerous at the end");
   assert.equal(report.statFilesAfterStop, 0, "stat files kept once every service stopped");
   assert.equal(report.zombies, 0, "zombie children of the orchestrator");
   assert.equal(report.orphans, 0, "live processes of the services' groups after shutdown");
