@@ -99,24 +99,29 @@ export interface SoakReport {
 }
 
 /**
- * Open file descriptors of `pid`, leaving out `/proc/{pid}/stat` files: the
- * metrics sampler keeps one open per member process of a service (closed when
- * it ends), so their number follows the processes the services run; see
- * {@linkcode statFilesKept} for those.
+ * Open file descriptors of `pid`, leaving out `/proc/{pid}/stat` files (the
+ * metrics sampler keeps one open per member process of a service, closed when
+ * it ends, so their number follows the processes the services run; see
+ * {@linkcode statFilesKept}) and the databases of Deno's own cache (opened by
+ * `deno run` when it first needs them, one each; a compiled binary has none).
  */
 export function openFds(pid: number): number {
-  return fdTargets(pid).filter((target) => !STAT_FILE.test(target)).length;
+  return fdTargets(pid).filter(counted).length;
+}
+
+function counted(target: string): boolean {
+  return !STAT_FILE.test(target) && !DENO_CACHE.test(target);
 }
 
 /**
  * Open file descriptors of `pid` by kind (their target with every number as
- * `N`: `socket:[N]`, `pipe:[N]`, a log file), stat files left out as by
- * {@linkcode openFds}.
+ * `N`: `socket:[N]`, `pipe:[N]`, a log file), left out what
+ * {@linkcode openFds} leaves out.
  */
 export function fdKinds(pid: number): Map<string, number> {
   const kinds = new Map<string, number>();
   for (const target of fdTargets(pid)) {
-    if (STAT_FILE.test(target)) continue;
+    if (!counted(target)) continue;
     const kind = target.replace(/\d+/g, "N");
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
@@ -145,6 +150,7 @@ export function statFilesKept(pid: number): number {
 }
 
 const STAT_FILE = /^\/proc\/\d+\/stat$/;
+const DENO_CACHE = /\/[a-z0-9_]+_cache_v\d+(-wal|-shm|-journal)?$/;
 
 /** Targets of the open file descriptors of `pid` ("" for one closed meanwhile). */
 function fdTargets(pid: number): string[] {
