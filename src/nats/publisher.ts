@@ -122,7 +122,9 @@ export class NatsPublisher {
   #log: (line: string) => void;
   #outbox: Outbox;
   /** Published on the current connection, oldest first, not yet confirmed by a PONG. */
-  #unconfirmed: OutboxMessage[] = [];
+  #unconfirmed: { n: number; message: OutboxMessage }[] = [];
+  /** Messages published so far (numbers the entries of `#unconfirmed`). */
+  #published = 0;
   /** The generation whose unconfirmed messages a flush is confirming, if any. */
   #confirming: number | undefined;
   /** First part of every `Nats-Msg-Id`: unique to this run. */
@@ -385,7 +387,7 @@ export class NatsPublisher {
 
   /** What the lost connection may have taken with it goes first when the next one is up. */
   #requeueUnconfirmed(): void {
-    this.#outbox.prepend(this.#unconfirmed);
+    this.#outbox.prepend(this.#unconfirmed.map((entry) => entry.message));
     this.#unconfirmed = [];
   }
 
@@ -396,10 +398,15 @@ export class NatsPublisher {
     this.#confirming = generation;
     try {
       while (this.#unconfirmed.length > 0 && generation === this.#generation) {
-        const sent = this.#unconfirmed.length;
+        const sent = this.#published;
         await nc.flush();
+        if (generation !== this.#generation) break;
         // The server had everything published before the PING.
-        if (generation === this.#generation) this.#unconfirmed.splice(0, sent);
+        let confirmed = 0;
+        while (confirmed < this.#unconfirmed.length && this.#unconfirmed[confirmed]!.n <= sent) {
+          confirmed++;
+        }
+        this.#unconfirmed.splice(0, confirmed);
       }
     } catch {
       // disconnected: the messages go back to the outbox
@@ -432,7 +439,7 @@ export class NatsPublisher {
         const options = m.id === undefined ? undefined : { headers: msgIdHeader(m.id) };
         nc.publish(m.subject, m.data, options);
         this.#outbox.shift();
-        this.#unconfirmed.push(m);
+        this.#unconfirmed.push({ n: ++this.#published, message: m });
       }
     } catch {
       // closed or draining: what is left stays queued
