@@ -235,9 +235,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const warmupMs = options.warmupMs ?? Math.min(180_000, Math.max(3000, durationMs * 0.25));
 
   const orch: Orchestrator = await startOrchestrator({ registry: soakRegistry(count) });
-  // No idle keep-alive connections: once the requests are over, the orchestrator holds no socket
-  // for them, so the descriptor counts compare like with like.
-  const http = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  // The soak's own client, closed (with its keep-alive connections) before the descriptors are
+  // counted at the end, so that sockets the orchestrator still holds are its own.
+  const http = Deno.createHttpClient({});
+  let httpOpen = true;
+  const closeHttp = () => {
+    if (httpOpen) http.close();
+    httpOpen = false;
+  };
   const groups = new Set<number>();
   let load = true;
   let apiRequests = 0;
@@ -333,8 +338,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     const rssEndKiB = await sampleRss(orch.pid);
     rssMaxKiB = Math.max(rssMaxKiB, rssEndKiB);
     rssSamples.push([(performance.now() - t0) / 60_000, rssEndKiB]);
+    closeHttp();
     // Descriptors of finished requests and reaped processes close asynchronously.
-    // Compared kind by kind: the warm-up count may include sockets of requests then in flight.
+    // Compared kind by kind: the warm-up count includes the soak's own connections.
     let fdsEnd = 0;
     let fdsGrown: string[] = [];
     try {
@@ -361,7 +367,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
 
     // Every service stopped: the sampler's next sample closes every stat file it kept.
     await Promise.all(
-      names.map((name) => api(orch.url, "POST", `/api/services/stop/${name}`, http)),
+      names.map((name) => api(orch.url, "POST", `/api/services/stop/${name}`)),
     );
     let statFiles = statFilesKept(orch.pid);
     try {
@@ -405,7 +411,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   } finally {
     load = false;
     await orch.destroy();
-    http.close();
+    closeHttp();
   }
 }
 
