@@ -26,7 +26,7 @@ import { readProcStat } from "../src/supervisor/process.ts";
 import { Supervisor } from "../src/supervisor/supervisor.ts";
 import type { SupervisorEvent } from "../src/events.ts";
 import type { ServiceStatus } from "../src/types.ts";
-import { runArgs } from "../tests/harness.ts";
+import { runArgs, startTaskFlags } from "../tests/harness.ts";
 
 /** Service counts of the start/stop measurement; 1 is the baseline (Deno start-up, module load). */
 const START_SIZES = [1, 50, 200] as const;
@@ -44,8 +44,8 @@ const POLL_MS = 10;
 /** Give up on one wait after this long. */
 const WAIT_LIMIT_MS = 60_000;
 
-/** The runtime flags of `deno task start` and the compiled binary. */
-const PERMISSIONS = ["--allow-all", "--v8-flags=--max-semi-space-size=1,--single-threaded-gc"];
+/** The runtime flags of `deno task start` (and of the compiled binary). */
+const PERMISSIONS = startTaskFlags();
 const REPO_DIR = fileURLToPath(new URL("..", import.meta.url));
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 

@@ -48,7 +48,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { runArgs } from "../tests/harness.ts";
+import { runArgs, startTaskFlags } from "../tests/harness.ts";
 
 const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 60] [--idle 30] [--kills 20]
                              [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
@@ -434,13 +434,6 @@ async function killChild(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** The runtime flags of `deno task start` (between `deno run` and `main.ts`). */
-function startTaskFlags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`));
-  const task = String(config.tasks?.start ?? "");
-  const match = /deno run (.*?)main\.ts/.exec(task);
-  return match ? match[1]!.trim().split(/\s+/) : ["--allow-all"];
-}
-
 const names = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`);
 
 function edgevisorPeer(): Peer {

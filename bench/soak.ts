@@ -29,6 +29,7 @@ import {
   rssKiB,
   sh,
   startOrchestrator,
+  startTaskFlags,
   waitFor,
 } from "../tests/harness.ts";
 
@@ -234,7 +235,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const progress = options.progress ?? (() => {});
   const warmupMs = options.warmupMs ?? Math.min(180_000, Math.max(3000, durationMs * 0.25));
 
-  const orch: Orchestrator = await startOrchestrator({ registry: soakRegistry(count) });
+  // Run as `deno task start` runs it: the RSS figures are those of the V8 settings users get.
+  const orch: Orchestrator = await startOrchestrator({
+    registry: soakRegistry(count),
+    flags: startTaskFlags(),
+  });
   // The soak's own client, closed (with its keep-alive connections) before the descriptors are
   // counted at the end, so that sockets the orchestrator still holds are its own.
   const http = Deno.createHttpClient({});

@@ -20,6 +20,17 @@ export const MAIN: string = `${ROOT}/main.ts`;
 /** Permissions the orchestrator and the CLI run with. */
 export const PERMISSIONS: readonly string[] = ["--allow-all"];
 
+/**
+ * The runtime flags of `deno task start` (permissions and V8 flags), read from
+ * `deno.json`, for runs that measure what users run.
+ */
+export function startTaskFlags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const task = String(config.tasks?.start ?? "");
+  const match = /deno run (.*?)main\.ts/.exec(task);
+  return match ? match[1]!.trim().split(/\s+/) : [...PERMISSIONS];
+}
+
 // ---------------------------------------------------------------------------
 // Waiting
 
@@ -394,6 +405,8 @@ export interface OrchestratorOptions {
   registry: unknown;
   /** More arguments after `run`. */
   extraArgs?: string[];
+  /** Flags of `deno run`. @default PERMISSIONS */
+  flags?: readonly string[];
   /** Working directory for the temp files; a fresh one by default. */
   dir?: string;
   /** Port of the API; a free one by default. */
@@ -434,10 +447,15 @@ export interface Orchestrator {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Spawn `deno run <perms> main.ts ...args` with piped output. */
-function spawnMain(args: string[], cwd: string, env?: Record<string, string>): Deno.ChildProcess {
+/** Spawn `deno run <flags> main.ts ...args` with piped output. */
+function spawnMain(
+  args: string[],
+  cwd: string,
+  env?: Record<string, string>,
+  flags: readonly string[] = PERMISSIONS,
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...flags, MAIN, ...args],
     cwd,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -494,6 +512,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     ],
     dir,
     options.env,
+    options.flags,
   );
   const stdout = new TextSink(child.stdout);
   const stderr = new TextSink(child.stderr);
