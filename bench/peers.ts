@@ -433,7 +433,6 @@ async function killChild(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-/** The runtime flags of `deno task start` (between `deno run` and `main.ts`). */
 const names = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`);
 
 function edgevisorPeer(): Peer {

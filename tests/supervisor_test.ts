@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ConflictError, NotFoundError, SpawnError } from "../src/errors.ts";
+import { parseStatRow } from "../src/supervisor/metrics.ts";
 import {
   assertAtLeast,
   assertBelow,
@@ -428,10 +429,8 @@ Deno.test("Supervisor spawns each service as the leader of a session and group o
       const pid = s.pid!;
       // setsid makes the session, then execs the command in place: wait for both.
       await waitFor(async () => {
-        const text = await Deno.readTextFile(`/proc/${pid}/stat`);
-        const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-        // fields[2] is the group, fields[3] the session (fields 5 and 6 of proc(5)).
-        return fields[2] === String(pid) && fields[3] === String(pid) &&
+        const row = parseStatRow(await Deno.readTextFile(`/proc/${pid}/stat`));
+        return row?.pgrp === pid && row.session === pid &&
           (await Deno.readTextFile(`/proc/${pid}/comm`)).trim() === "sleep";
       }, { message: "the service's pid is sleep, leading its own group and session" });
       assert.deepEqual(

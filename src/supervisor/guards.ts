@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Launcher } from "../../health/mod.ts";
 import type { ServiceSpec } from "../registry/schema.ts";
 
 /** The program and arguments to spawn, and warnings for the orchestrator log. */
@@ -73,15 +74,12 @@ export function launchCommand(
   return { cmd, args, warnings };
 }
 
-/** How to spawn a command so that it runs in a session (and process group) of its own. */
-export interface SessionLaunch {
-  /** Program to spawn. */
-  cmd: string;
-  /** Its arguments. */
-  args: string[];
-  /** Whether Deno itself must make the new session (`detached: true`). */
-  detached: boolean;
-}
+/**
+ * How to spawn a command so that it runs in a session (and process group) of
+ * its own: program, arguments, and whether Deno itself must make the session
+ * (`detached: true`). What the health checks' {@linkcode Launcher} gives.
+ */
+export type SessionLaunch = ReturnType<Launcher>;
 
 /**
  * Spawn `cmd` in a new session, whose id and group id are its pid.

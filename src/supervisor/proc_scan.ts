@@ -152,30 +152,24 @@ export class ProcScanner<
   #reread(wanted: ReadonlySet<number>): Row[] | undefined {
     const rows: Row[] = [];
     let left = false;
-    for (const pid of this.#kept.keys()) {
-      const bytes = this.#readKept(pid);
+    /** Whether the member read as `bytes` is still one (its row then goes into `rows`). */
+    const stillMember = (bytes: Uint8Array | undefined): boolean => {
       const row = bytes === undefined ? undefined : this.#parse(bytes);
-      if (row === undefined) continue;
-      if (!this.#isMember(row, wanted)) left = true;
-      else if (!isDead(row)) {
-        rows.push(row);
-        continue;
+      if (row === undefined) return false;
+      if (!this.#isMember(row, wanted)) {
+        left = true;
+        return false;
       }
+      if (isDead(row)) return false;
+      rows.push(row);
+      return true;
+    };
+    for (const pid of this.#kept.keys()) {
+      if (stillMember(this.#readKept(pid))) continue;
       this.#kept.get(pid)?.close();
       this.#kept.delete(pid);
     }
-    const byPath: number[] = [];
-    for (const pid of this.#byPath) {
-      const bytes = this.#read(pid);
-      const row = bytes === undefined ? undefined : this.#parse(bytes);
-      if (row === undefined) continue;
-      if (!this.#isMember(row, wanted)) left = true;
-      else if (!isDead(row)) {
-        rows.push(row);
-        byPath.push(pid);
-      }
-    }
-    this.#byPath = byPath;
+    this.#byPath = this.#byPath.filter((pid) => stillMember(this.#read(pid)));
     return left ? undefined : rows;
   }
 

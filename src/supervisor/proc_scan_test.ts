@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../../tests/harness.ts";
 import { MetricsSampler, type MetricsTarget, parseStatBytes } from "./metrics.ts";
-import { parseLastPid, ProcScanner } from "./proc_scan.ts";
+import { parseLastPid, ProcScanner, type ProcScannerOptions } from "./proc_scan.ts";
 
 /** A detached `sh -c script` (or another shell's) (its own session and group); stdin piped. */
 function spawnGroup(script: string, shell = "sh"): Deno.ChildProcess {
@@ -49,6 +49,44 @@ async function writeLine(child: Deno.ChildProcess, line: string): Promise<void> 
   await writer.write(new TextEncoder().encode(`${line}\n`));
   writer.releaseLock();
 }
+
+type StatRow = NonNullable<ReturnType<typeof parseStatBytes>>;
+
+/**
+ * A scanner whose last pid moves only by `relist()`: the scan after it lists
+ * `/proc`, the others re-read kept files (until `listEvery`).
+ */
+function steppedScanner(
+  parse: (bytes: Uint8Array) => StatRow | undefined = parseStatBytes,
+  options: ProcScannerOptions = {},
+) {
+  let lastPid = 1;
+  const scanner = new ProcScanner(parse, { ...options, lastPid: () => lastPid });
+  return {
+    scanner,
+    relist: () => {
+      lastPid++;
+    },
+    /** Scan `wanted`, listing `/proc` each time, until `done` holds for the rows; gives them. */
+    listUntil: (wanted: ReadonlySet<number>, done: (rows: StatRow[]) => boolean, message: string) =>
+      waitFor(() => {
+        lastPid++;
+        const rows = scanner.scan(wanted);
+        return done(rows) && rows;
+      }, { message }),
+  };
+}
+
+/** `parseStatBytes`, with the processes `hidden` names read as in group and session 1 (another session). */
+function parseHiding(hidden: (pid: number) => boolean) {
+  return (bytes: Uint8Array): StatRow | undefined => {
+    const row = parseStatBytes(bytes);
+    return row && hidden(row.pid) ? { ...row, pgrp: 1, session: 1 } : row;
+  };
+}
+
+/** Rows of the group `pgrp`. */
+const groupOf = (rows: StatRow[], pgrp: number) => rows.filter((r) => r.pgrp === pgrp);
 
 Deno.test("ProcScanner.scan() skips outsiders and still finds members forked later", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & wait");
@@ -112,17 +150,15 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
 
 Deno.test("ProcScanner.scan() re-reads kept members between listings and drops the dead", async () => {
   const child = spawnGroup("sleep 60 & sleep 60 & wait");
-  let lastPid = 1;
-  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => lastPid });
+  const { scanner, listUntil } = steppedScanner();
   try {
     const wanted = new Set([child.pid]);
-    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
+    const members = () => groupOf(scanner.scan(wanted), child.pid);
     const before = openFds();
-    const listed = await waitFor(() => {
-      lastPid++; // list afresh until both sleeps are there
-      const rows = members();
-      return rows.length === 3 && rows;
-    }, { message: "sh and two sleeps" });
+    const listed = groupOf(
+      await listUntil(wanted, (rows) => groupOf(rows, child.pid).length === 3, "sh and two sleeps"),
+      child.pid,
+    );
     const listings = scanner.listings;
     assert.equal(scanner.kept, 3);
     assert.equal(openFds(), before + 3, "one kept file per member");
@@ -147,21 +183,16 @@ Deno.test("ProcScanner.scan() re-reads kept members between listings and drops t
 
 Deno.test("ProcScanner.scan() lists /proc only when a process was created, the groups changed, a member left, or every listEvery scans", async () => {
   const child = spawnGroup("sleep 60 & wait");
-  let lastPid = 1;
   let moved = 0;
   // A member that "moved" to another group and session, as after setpgid or setsid.
-  const parse = (bytes: Uint8Array) => {
-    const row = parseStatBytes(bytes);
-    return row && row.pid === moved ? { ...row, pgrp: 1, session: 1 } : row;
-  };
-  const scanner = new ProcScanner(parse, { lastPid: () => lastPid, listEvery: 3 });
+  const { scanner, relist, listUntil } = steppedScanner(
+    parseHiding((pid) => pid === moved),
+    { listEvery: 3 },
+  );
   try {
     const wanted = new Set([child.pid]);
-    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
-    await waitFor(() => {
-      lastPid++;
-      return members().length === 2;
-    }, { message: "sh and one sleep" });
+    const members = () => groupOf(scanner.scan(wanted), child.pid);
+    await listUntil(wanted, (rows) => groupOf(rows, child.pid).length === 2, "sh and one sleep");
     const listed = scanner.listings;
     const first = members();
     assert.equal(scanner.listings, listed, "same last pid: no listing");
@@ -173,7 +204,7 @@ Deno.test("ProcScanner.scan() lists /proc only when a process was created, the g
     assert.equal(scanner.listings, listed);
     members();
     assert.equal(scanner.listings, listed + 1, "the 3rd scan since the listing lists");
-    lastPid++;
+    relist();
     members();
     assert.equal(scanner.listings, listed + 2, "a new last pid lists");
     scanner.scan(new Set([child.pid, 1]));
@@ -193,24 +224,21 @@ Deno.test("ProcScanner.scan() lists /proc only when a process was created, the g
 
 Deno.test("ProcScanner.scan() finds a service first seen before its setsid ran", async () => {
   const child = spawnGroup("sleep 60 & wait");
-  let lastPid = 1;
   // Until `joined`, the service's own process reads as if still in another group and
   // session, as a process spawned through setsid does for a moment.
   let joined = false;
-  const parse = (bytes: Uint8Array) => {
-    const row = parseStatBytes(bytes);
-    return row && row.pid === child.pid && !joined ? { ...row, pgrp: 1, session: 1 } : row;
-  };
+  const parse = parseHiding((pid) => pid === child.pid && !joined);
   for (const listEvery of [30, 1]) {
-    const scanner = new ProcScanner(parse, { lastPid: () => lastPid, listEvery });
+    const { scanner, listUntil } = steppedScanner(parse, { listEvery });
     try {
       joined = false;
       const wanted = new Set([child.pid]);
       const leader = () => scanner.scan(wanted).find((r) => r.pid === child.pid);
-      await waitFor(() => {
-        lastPid++; // list until the sleep shows too
-        return scanner.scan(wanted).some((r) => r.pgrp === child.pid);
-      }, { message: "the sleep of the group" });
+      await listUntil(
+        wanted,
+        (rows) => groupOf(rows, child.pid).length > 0,
+        "the sleep of the group",
+      );
       assert.equal(leader()?.pgrp, 1, "the leader, read although it looks like an outsider");
       joined = true;
       const listings = scanner.listings;
@@ -225,15 +253,11 @@ Deno.test("ProcScanner.scan() finds a service first seen before its setsid ran",
 
 Deno.test("ProcScanner.scan() reads members beyond maxKept by path", async () => {
   const child = spawnGroup("sleep 60 & sleep 60 & wait");
-  let lastPid = 1;
-  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => lastPid, maxKept: 1 });
+  const { scanner, listUntil } = steppedScanner(parseStatBytes, { maxKept: 1 });
   try {
     const wanted = new Set([child.pid]);
-    const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
-    await waitFor(() => {
-      lastPid++;
-      return members().length === 3;
-    }, { message: "sh and two sleeps" });
+    const members = () => groupOf(scanner.scan(wanted), child.pid);
+    await listUntil(wanted, (rows) => groupOf(rows, child.pid).length === 3, "sh and two sleeps");
     const listings = scanner.listings;
     assert.equal(scanner.kept, 1);
     assert.equal(members().length, 3, "every member re-read");
