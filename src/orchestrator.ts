@@ -13,6 +13,7 @@ import { Supervisor } from "./supervisor/supervisor.ts";
 import { reloadOnSignal } from "./supervisor/reload.ts";
 import { systemdReadiness } from "./systemd/readiness.ts";
 import { VERSION } from "./version.ts";
+import { trimMemory } from "./memory_trim.ts";
 import type { NatsPublisherOptions } from "./nats/publisher.ts";
 
 /** Options of `edgevisor run`. */
@@ -35,10 +36,15 @@ export interface RunOptions {
   publicRead?: boolean;
   /** Listen on a non-loopback address even without a token (logs a warning). @default false */
   insecure?: boolean;
+  /** Give start-up memory back to the kernel once every service was started (see `memory_trim.ts`). @default true */
+  trimMemory?: boolean;
 }
 
 /** A SIGINT or SIGTERM this soon after the previous one of its kind is the same request, delivered twice. */
 const DUPLICATE_SIGNAL_MS = 250;
+
+/** How long after the start of every service the start-up memory is given back. */
+const TRIM_DELAY_MS = 2_000;
 
 /** Exit codes of `edgevisor run`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -182,6 +188,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     nats?.start();
     await supervisor.boot();
     await systemd.ready();
+    if (options.trimMemory !== false) trimAfterStart(closing.signal, log);
     await stopRequested;
     await systemd.stopping();
     await supervisor.shutdown();
@@ -195,6 +202,22 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   }
   log("stopped");
   return signals > 1 || endedEverything ? EXIT.failure : EXIT.ok;
+}
+
+/** Give the start-up memory back to the kernel in a moment, unless `signal` aborts first. */
+function trimAfterStart(signal: AbortSignal, log: (line: string) => void): void {
+  const timer = setTimeout(() => {
+    const result = trimMemory();
+    if (result) {
+      log(
+        `gave start-up memory back to the kernel: ${
+          (result.executableBytes / 1_048_576).toFixed(1)
+        } MiB of executable pages${result.heapReleased ? ", and free heap" : ""}`,
+      );
+    }
+  }, TRIM_DELAY_MS);
+  Deno.unrefTimer(timer);
+  signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
 }
 
 /**

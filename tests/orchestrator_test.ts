@@ -335,3 +335,22 @@ Deno.test("edgevisor run stays responsive with bounded memory while a service fl
     assert.ok(size <= 1024 * 1024, `${path} is at most 1 MiB, got ${size}`);
   }
 });
+
+Deno.test("edgevisor run gives start-up memory back 2 s after start, unless --no-memory-trim", async () => {
+  const registry = {
+    services: [{ ...FAST, name: "idle", cmd: "sleep", args: [String(uniqueSeconds())] }],
+  };
+  await using kept = await startOrchestrator({ registry, extraArgs: ["--no-memory-trim"] });
+  await waitFor(async () => (await serviceStatus(kept.url, "idle")).status === "running");
+  // Started after `kept` was up: its trim, 2 s after its own start, comes after `kept`'s would have.
+  await using trimmed = await startOrchestrator({ registry });
+  await waitFor(
+    () => /gave start-up memory back to the kernel: \d+\.\d MiB/.test(trimmed.stderr()),
+    {
+      timeoutMs: 15_000,
+      message: "the trim line",
+    },
+  );
+  assert.equal((await serviceStatus(trimmed.url, "idle")).status, "running");
+  assert.doesNotMatch(kept.stderr(), /gave start-up memory back/);
+});

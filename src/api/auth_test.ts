@@ -132,13 +132,13 @@ Deno.test("createApp() sends no CORS headers", async () => {
   }
 });
 
-Deno.test("bearerMatches() needs the exact token after Bearer", () => {
-  assert.equal(bearerMatches(`Bearer ${TOKEN}`, TOKEN), true);
-  assert.equal(bearerMatches(`Bearer ${TOKEN}x`, TOKEN), false);
-  assert.equal(bearerMatches(`Bearer ${TOKEN.slice(1)}`, TOKEN), false);
-  assert.equal(bearerMatches(`Bearer ${TOKEN} extra`, TOKEN), false);
-  assert.equal(bearerMatches(undefined, TOKEN), false);
-  assert.equal(bearerMatches("", TOKEN), false);
+Deno.test("bearerMatches() needs the exact token after Bearer", async () => {
+  assert.equal(await bearerMatches(`Bearer ${TOKEN}`, TOKEN), true);
+  assert.equal(await bearerMatches(`Bearer ${TOKEN}x`, TOKEN), false);
+  assert.equal(await bearerMatches(`Bearer ${TOKEN.slice(1)}`, TOKEN), false);
+  assert.equal(await bearerMatches(`Bearer ${TOKEN} extra`, TOKEN), false);
+  assert.equal(await bearerMatches(undefined, TOKEN), false);
+  assert.equal(await bearerMatches("", TOKEN), false);
 });
 
 Deno.test("isLoopback() knows loopback addresses and nothing else", () => {

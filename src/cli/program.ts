@@ -157,12 +157,17 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .addOption(tokenFileRunOption())
     .addOption(publicReadOption())
     .addOption(insecureOption())
+    .option(
+      "--no-memory-trim",
+      "keep what only start-up used in memory (by default it goes back to the kernel 2 s after start)",
+    )
     .action(async (options, command) => {
       state.exitCode = await runOrchestrator({
         registry: options.registry,
         listen: options.listen,
         logDir: options.logDir,
         stateDir: options.stateDir,
+        trimMemory: options.memoryTrim,
         ...natsRunOptions(command.opts(), { stdout: io.stdout, env, color }),
         ...runAccessOptions(options),
       });

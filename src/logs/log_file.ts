@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 
 /** Options of a {@linkcode LogFile}. */
 export interface LogFileOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 
 /**
  * Names that may become part of a log file name: no separator, at most 64 characters,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../path.ts";
 import { stringify as stringifyYaml } from "yaml";
 import { RegistryError, type RegistryProblem } from "../errors.ts";
 import { loadRegistry, parseRegistry, type Registry } from "./load.ts";

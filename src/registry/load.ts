@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "../path.ts";
 import { RegistryError } from "../errors.ts";
 import { checkDependencies } from "./dependencies.ts";
 import { expandVariables, type VariableLookup } from "./expand.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { EdgevisorError } from "../errors.ts";
 import { loadRegistry } from "../registry/load.ts";
 import { timeoutStopFor, UNIT_DEFAULTS, unitText } from "./unit.ts";
