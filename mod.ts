@@ -46,6 +46,7 @@ export {
   type ParseRegistryOptions,
   type Registry,
 } from "./src/registry/load.ts";
+export { loadYamlParser } from "./src/registry/parse_text.ts";
 export type { HealthCheckSpec, RestartPolicy, ServiceSpec } from "./src/registry/schema.ts";
 export {
   type ExitInfo,

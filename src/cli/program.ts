@@ -15,7 +15,7 @@ import { parseListenAddress } from "../api/listen.ts";
 import type { ActionBody } from "../api/wire.ts";
 import { DEFAULT_LOG_LINES, LOG_STREAMS, parseLines, parseServiceName } from "../api/params.ts";
 import { RegistryError } from "../errors.ts";
-import { runOrchestrator } from "../orchestrator.ts";
+import { type RunOptions, runOrchestrator } from "../orchestrator.ts";
 import { loadRegistry } from "../registry/load.ts";
 import { VERSION } from "../version.ts";
 import { runDefaults } from "../systemd/defaults.ts";
@@ -24,12 +24,11 @@ import {
   clientFor,
   insecureOption,
   publicReadOption,
-  runAccessOptions,
   tokenFileOption,
   tokenFileRunOption,
   tokenOption,
 } from "./token.ts";
-import { TokenFileError } from "../api/auth.ts";
+import { DEFAULT_LISTEN, reportFailure, runOptionsOf } from "./run_fast.ts";
 import { formatGraph } from "./graph.ts";
 import { addDeviceCommands } from "./device_commands.ts";
 import { addNatsRunOptions, NATS_ENV_HELP, natsRunOptions, registerFleet } from "./fleet.ts";
@@ -52,13 +51,14 @@ export interface ProgramIo {
   isTerminal?: boolean;
   /** Environment variables to use instead of the process environment (for tests). */
   env?: Record<string, string | undefined>;
+  /** What `run` runs with its options (for tests). @default runOrchestrator */
+  runOrchestrator?: (options: RunOptions) => Promise<number>;
 }
 
 /** Default base URL of the client commands. */
 export const DEFAULT_URL = "http://127.0.0.1:8080";
 
-/** Default listen address of `edgevisor run`. */
-export const DEFAULT_LISTEN = "127.0.0.1:8080";
+export { DEFAULT_LISTEN };
 
 /** The real standard output and error of this process. */
 export function denoIo(): ProgramIo {
@@ -87,9 +87,7 @@ export async function main(args: string[], io: ProgramIo = denoIo()): Promise<nu
   } catch (error) {
     // Commander has already printed its message (or the help, or the version).
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (error instanceof TokenFileError) return error.exitCode;
-    return error instanceof RegistryError ? 2 : 1;
+    return reportFailure(error, io.stderr);
   }
 }
 
@@ -162,14 +160,10 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       "keep what only start-up used in memory (by default it goes back to the kernel 2 s after start)",
     )
     .action(async (options, command) => {
-      state.exitCode = await runOrchestrator({
-        registry: options.registry,
-        listen: options.listen,
-        logDir: options.logDir,
-        stateDir: options.stateDir,
-        trimMemory: options.memoryTrim,
-        ...natsRunOptions(command.opts(), { stdout: io.stdout, env, color }),
-        ...runAccessOptions(options),
+      const nats = natsRunOptions(command.opts(), { stdout: io.stdout, env, color });
+      state.exitCode = await (io.runOrchestrator ?? runOrchestrator)({
+        ...nats,
+        ...runOptionsOf(options, env),
       });
     });
 

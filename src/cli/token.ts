@@ -48,23 +48,6 @@ export function tokenFileOption() {
 }
 
 /**
- * The access fields of `RunOptions` from the parsed options of `run`: the
- * token read from `--token-file` (nothing when absent, so that
- * `EDGEVISOR_TOKEN` stays), `publicRead` and `insecure`. Throws
- * `TokenFileError` for an unreadable (exit 1) or empty (exit 2) file.
- */
-export function runAccessOptions(
-  flags: { tokenFile?: string; publicRead?: boolean; insecure?: boolean },
-): { token?: string; publicRead: boolean; insecure: boolean } {
-  const result: { token?: string; publicRead: boolean; insecure: boolean } = {
-    publicRead: flags.publicRead === true,
-    insecure: flags.insecure === true,
-  };
-  if (flags.tokenFile !== undefined) result.token = readTokenFile(flags.tokenFile);
-  return result;
-}
-
-/**
  * The client of a client command: `--url`, with the token of `--token`,
  * else `--token-file`, else `EDGEVISOR_TOKEN`.
  */

@@ -7,10 +7,9 @@
  * @module
  */
 import { dirname, resolve } from "../path.ts";
-import { stringify as stringifyYaml } from "yaml";
 import { RegistryError, type RegistryProblem } from "../errors.ts";
 import { loadRegistry, parseRegistry, type Registry } from "./load.ts";
-import { parseText, type RegistryFormat } from "./parse_text.ts";
+import { formatOf, loadYamlParser, parseText, yamlLibrary } from "./parse_text.ts";
 import { writeFileAtomic } from "./persist.ts";
 import { isPlainObject } from "./problems.ts";
 
@@ -29,11 +28,6 @@ export interface EditedRegistry {
   text: string;
   /** The new registry, loaded from `text`. */
   registry: Registry;
-}
-
-/** Format of a registry file, from its name. */
-export function formatOf(path: string): RegistryFormat {
-  return /\.ya?ml$/i.test(path) ? "yaml" : "json";
 }
 
 /**
@@ -72,7 +66,9 @@ export function editRegistryText(
     if (at >= 0) services.splice(at, 1);
   }
   const next = { ...root, services };
-  const nextText = format === "yaml" ? stringifyYaml(next) : JSON.stringify(next, null, 2) + "\n";
+  const nextText = format === "yaml"
+    ? yamlLibrary().stringify(next)
+    : JSON.stringify(next, null, 2) + "\n";
   try {
     return { text: nextText, registry: parseRegistry(nextText, options) };
   } catch (error) {
@@ -97,6 +93,7 @@ export async function editRegistryFile(
   edit: RegistryEdit,
   options: { env?: Record<string, string | undefined> } = {},
 ): Promise<Registry> {
+  if (formatOf(path) === "yaml") await loadYamlParser();
   let text: string;
   try {
     text = await Deno.readTextFile(path);

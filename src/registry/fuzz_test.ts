@@ -13,7 +13,9 @@ import { stringify as toYaml } from "yaml";
 import { prng } from "../../tests/harness.ts";
 import { RegistryError } from "../errors.ts";
 import { parseRegistry, type Registry } from "./load.ts";
-import type { RegistryFormat } from "./parse_text.ts";
+import { loadYamlParser, type RegistryFormat } from "./parse_text.ts";
+
+await loadYamlParser(); // parseRegistry() of YAML text needs it
 
 const VALID = {
   health_checks: { web: { type: "http", url: "http://127.0.0.1:8080/health", period: 5 } },

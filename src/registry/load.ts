@@ -17,7 +17,7 @@ import { dirname, isAbsolute, resolve } from "../path.ts";
 import { RegistryError } from "../errors.ts";
 import { checkDependencies } from "./dependencies.ts";
 import { expandVariables, type VariableLookup } from "./expand.ts";
-import { parseText, type RegistryFormat } from "./parse_text.ts";
+import { formatOf, loadYamlParser, parseText, type RegistryFormat } from "./parse_text.ts";
 import {
   formatPath,
   isPlainObject,
@@ -90,7 +90,9 @@ const MERGED_FIELDS = new Set(["backoff", "crash_loop", "log", "env"]);
 
 /**
  * Parse, check and normalize registry text. Does no file I/O; reads the
- * process environment only when `options.env` is not given.
+ * process environment only when `options.env` is not given. YAML text needs
+ * `await loadYamlParser()` once before (`loadRegistry()` does it); without
+ * it, the problem reported says so.
  *
  * @throws {RegistryError} listing every problem found, each with its JSON path.
  * Nothing else is ever thrown, whatever the input.
@@ -119,7 +121,7 @@ function parseOrThrow(text: string, source: string, options: ParseRegistryOption
   const fail = (problems: readonly RawProblem[]): never => {
     throw new RegistryError(source, sortProblems(problems).map(toRegistryProblem));
   };
-  const format = options.format ?? (/\.ya?ml$/i.test(source) ? "yaml" : "json");
+  const format = options.format ?? formatOf(source);
   const parsed = parseText(String(text), format);
   if (!parsed.ok) throw new RegistryError(source, parsed.problems);
   const root = parsed.value;
@@ -185,6 +187,7 @@ export async function loadRegistry(
       cause: error,
     });
   }
+  if (formatOf(path) === "yaml") await loadYamlParser();
   return parseRegistry(text, { source: path, baseDir: dir, env: options.env });
 }
 

@@ -10,6 +10,9 @@ import {
   type Registry,
   resolveHealthCheck,
 } from "./load.ts";
+import { loadYamlParser } from "./parse_text.ts";
+
+await loadYamlParser(); // parseRegistry() of YAML text needs it
 
 const FIXTURES = fromFileUrl(new URL("../../tests/fixtures/registries/", import.meta.url));
 const REGISTRY_DIR = fromFileUrl(new URL("../../registry/", import.meta.url));

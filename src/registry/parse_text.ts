@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { parseDocument } from "yaml";
 import type { RegistryProblem } from "../errors.ts";
 import { findJsonDuplicateKeys } from "./json_duplicates.ts";
 
@@ -15,6 +14,30 @@ export type RegistryFormat = "json" | "yaml";
 export type ParseResult =
   | { ok: true; value: unknown }
   | { ok: false; problems: RegistryProblem[] };
+
+/** Format of a registry file, from its name: YAML for `.yaml` and `.yml`, else JSON. */
+export function formatOf(path: string): RegistryFormat {
+  return /\.ya?ml$/i.test(path) ? "yaml" : "json";
+}
+
+/** The YAML library, once {@linkcode loadYamlParser} has loaded it. */
+let yaml: typeof import("yaml") | undefined;
+
+/**
+ * Load the YAML library, which YAML registries need: it is a module of its
+ * own, loaded only then (it would bring Deno's Node layer, several MiB, into
+ * every run of a JSON registry). `loadRegistry()` and `editRegistryFile()`
+ * call it; call it before `parseRegistry()` of YAML text.
+ */
+export async function loadYamlParser(): Promise<typeof import("yaml")> {
+  return yaml ??= await import("yaml");
+}
+
+/** The YAML library loaded by {@linkcode loadYamlParser}. @throws {Error} when it was not loaded. */
+export function yamlLibrary(): typeof import("yaml") {
+  if (!yaml) throw new Error("the YAML parser is not loaded: await loadYamlParser() first");
+  return yaml;
+}
 
 /** Most YAML aliases one document may expand; guards against "billion laughs". */
 const MAX_ALIAS_COUNT = 100;
@@ -53,7 +76,7 @@ function parseJson(text: string): ParseResult {
 
 function parseYaml(text: string): ParseResult {
   try {
-    const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    const document = yamlLibrary().parseDocument(text, { prettyErrors: false, uniqueKeys: true });
     if (document.errors.length > 0) {
       return failure(
         ...document.errors.map((e) =>

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { findJsonSyntaxError, lineColumn, parseText } from "./parse_text.ts";
+import { findJsonSyntaxError, lineColumn, loadYamlParser, parseText } from "./parse_text.ts";
+
+await loadYamlParser();
 
 Deno.test("parseText() parses JSON and YAML", () => {
   assert.deepEqual(parseText('\uFEFF{"a": [1]}', "json"), { ok: true, value: { a: [1] } });
