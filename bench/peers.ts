@@ -41,7 +41,10 @@
  *
  * Options: `--sizes 50,200`, `--settle 60`, `--idle 30`, `--kills 20`, `--load 5`,
  * `--only edgevisor,runit`, `--deno-flags="--allow-all --v8-flags=..."` (the
- * runtime flags of edgevisor; default: those of `deno task start`), `--json`. Nothing is asserted; progress goes to
+ * runtime flags of edgevisor; default: those of `deno task start`), `--edgevisor-args="..."`
+ * (more arguments of `edgevisor run`, such as `--no-memory-trim`), `--entry bundle|source|PATH`
+ * (what edgevisor runs from: the bundle of `deno task bundle`, built first, which `deno task
+ * compile` ships (default); `main.ts`; or a script), `--json`. Nothing is asserted; progress goes to
  * stderr, the table (or JSON) to stdout.
  *
  * @module
@@ -51,7 +54,8 @@ import { fileURLToPath } from "node:url";
 import { runArgs, startTaskFlags } from "../tests/harness.ts";
 
 const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 60] [--idle 30] [--kills 20]
-                             [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."] [--json]
+                             [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."]
+                             [--edgevisor-args "..."] [--entry bundle|source|PATH] [--json]
 
 Runs the same workload under edgevisor and, where installed, supervisord, PM2 and runit, and
 prints one table with ratios to runit. See bench/README.md.`;
@@ -68,6 +72,8 @@ function parseFlags() {
         load: { type: "string", default: "5" },
         only: { type: "string" },
         "deno-flags": { type: "string" },
+        "edgevisor-args": { type: "string" },
+        entry: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -435,13 +441,36 @@ async function killChild(child: Deno.ChildProcess): Promise<void> {
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`);
 
-function edgevisorPeer(): Peer {
+/**
+ * The script edgevisor runs from: by default (`--entry bundle`) the bundle
+ * that `deno task bundle` makes, built now (what `deno task compile`
+ * ships); `--entry source` for `main.ts`; or a path.
+ */
+async function edgevisorEntry(): Promise<string> {
+  const entry = flags.entry ?? "bundle";
+  if (entry === "source") return MAIN_TS;
+  if (entry !== "bundle") return entry;
+  progress("building the bundle (deno task bundle)");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "bundle"],
+    cwd: REPO_DIR,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (built.code !== 0) {
+    throw new Error(`deno task bundle failed: ${new TextDecoder().decode(built.stderr)}`);
+  }
+  return `${REPO_DIR}/dist/edgevisor/main.js`;
+}
+
+function edgevisorPeer(entry: string): Peer {
   const runFlags = flags["deno-flags"]?.split(/\s+/).filter(Boolean) ?? startTaskFlags();
+  const script = entry.startsWith(REPO_DIR) ? entry.slice(REPO_DIR.length) : entry;
   return {
     name: "edgevisor",
     version: `${
       JSON.parse(Deno.readTextFileSync(`${REPO_DIR}/deno.json`)).version
-    } (Deno ${Deno.version.deno}, \`deno run ${runFlags.join(" ")}\`)`,
+    } (Deno ${Deno.version.deno}, \`deno run ${runFlags.join(" ")} ${script}\`)`,
     start(n, dir, child, port) {
       const registry = {
         services: names(n).map((name) => ({
@@ -463,8 +492,9 @@ function edgevisorPeer(): Peer {
         [
           "run",
           ...runFlags,
-          MAIN_TS,
+          entry,
           ...runArgs(`${dir}/registry.json`, apiPort, dir),
+          ...(flags["edgevisor-args"]?.split(/\s+/).filter(Boolean) ?? []),
         ],
         { NO_COLOR: "1" },
         REPO_DIR,
@@ -601,8 +631,9 @@ function runitPeer(path: string, version: string): Peer {
 /** Every peer present on this machine, with its version. */
 async function findPeers(
   only: string[] | undefined,
+  entry: string,
 ): Promise<{ peers: Peer[]; missing: string[] }> {
-  const peers: Peer[] = [edgevisorPeer()];
+  const peers: Peer[] = [edgevisorPeer(entry)];
   const missing: string[] = [];
   const supervisord = which("supervisord");
   if (supervisord) {
@@ -860,7 +891,7 @@ function table(results: Figures[], peers: Peer[]): string {
 
 if (import.meta.main) {
   const only = flags.only?.split(",").map((s) => s.trim().toLowerCase());
-  const { peers, missing } = await findPeers(only);
+  const { peers, missing } = await findPeers(only, await edgevisorEntry());
   const root = await Deno.makeTempDir({ prefix: "edgevisor_peers_" });
   const reports = new Reports();
   const results: Figures[] = [];

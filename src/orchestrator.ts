@@ -14,6 +14,7 @@ import { reloadOnSignal } from "./supervisor/reload.ts";
 import { systemdReadiness } from "./systemd/readiness.ts";
 import { VERSION } from "./version.ts";
 import { trimMemory } from "./memory_trim.ts";
+import { provideRequire } from "./node_require.ts";
 import type { NatsPublisherOptions } from "./nats/publisher.ts";
 
 /** Options of `edgevisor run`. */
@@ -96,6 +97,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     throw err;
   }
   // The NATS client is loaded only when NATS is used.
+  if (options.nats) await provideRequire();
   const natsModule = options.nats ? await import("./nats/publisher.ts") : undefined;
   const natsProblem = options.nats && natsModule?.natsOptionsProblem(options.nats);
   if (natsProblem) {

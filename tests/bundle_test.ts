@@ -1,7 +1,9 @@
 /**
- * edgevisor is self-contained: `deno bundle` makes one JavaScript file that
- * runs alone from an empty directory, with an empty `DENO_DIR` and nothing
- * fetched (no remote modules, no npm, cache only).
+ * edgevisor is self-contained: `deno task bundle` makes a directory of
+ * JavaScript files (`main.js` and the modules it loads on demand) that runs
+ * alone from an empty directory, with an empty `DENO_DIR` and nothing
+ * fetched (no remote modules, no npm, cache only): the API, a service, the
+ * page, a YAML registry, NATS and the fleet view.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import {
   waitFor,
   writeRegistry,
 } from "./harness.ts";
+import { startNatsServer } from "./nats_harness.ts";
 
 /** Flags that forbid every download: only the bundle itself is run. */
 const OFFLINE = ["--no-config", "--no-lock", "--no-remote", "--no-npm", "--cached-only"];
@@ -44,16 +47,15 @@ async function output(
 Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR", async () => {
   const tmp = await tempDir();
   try {
+    // The command of `deno task bundle`, with the output directory moved here.
+    const task: string = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)).tasks.bundle;
+    const bundle = task.slice(task.lastIndexOf("deno bundle ")).split(/\s+/);
+    const outdir = bundle.indexOf("--outdir") + 1;
+    assert.ok(outdir > 0, task);
+    bundle[outdir] = `${tmp}/build`;
     const built = await output(
       new Deno.Command(Deno.execPath(), {
-        args: [
-          "bundle",
-          "--quiet",
-          "--platform=deno",
-          "--output",
-          `${tmp}/build/edgevisor.js`,
-          "main.ts",
-        ],
+        args: bundle.slice(1),
         cwd: ROOT,
         env: { NO_COLOR: "1" },
       }),
@@ -61,9 +63,11 @@ Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR"
     assert.equal(built.code, 0, built.stderr);
     const runDir = `${tmp}/run`;
     const denoDir = `${tmp}/deno_dir`;
-    await Deno.mkdir(runDir);
+    await Deno.mkdir(`${runDir}/edgevisor`, { recursive: true });
     await Deno.mkdir(denoDir);
-    await Deno.copyFile(`${tmp}/build/edgevisor.js`, `${runDir}/edgevisor.js`);
+    for (const entry of Deno.readDirSync(`${tmp}/build`)) {
+      await Deno.copyFile(`${tmp}/build/${entry.name}`, `${runDir}/edgevisor/${entry.name}`);
+    }
     await removeDir(`${tmp}/build`);
     const deno = (args: string[]) =>
       new Deno.Command(Deno.execPath(), {
@@ -73,7 +77,7 @@ Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR"
           "--allow-all",
           "--unstable-net",
           ...OFFLINE,
-          "edgevisor.js",
+          "edgevisor/main.js",
           ...args,
         ],
         cwd: runDir,
@@ -94,13 +98,30 @@ Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR"
 
     const registryDir = `${tmp}/etc`;
     await Deno.mkdir(registryDir);
+    const yamlRegistry = `${registryDir}/registry.yaml`;
+    await Deno.writeTextFile(yamlRegistry, "services:\n  - name: a\n    cmd: 'true'\n");
+    const validated = await output(deno(["validate", yamlRegistry]));
+    assert.equal(validated.code, 0, validated.stderr);
+    assert.match(validated.stdout, /valid, 1 service \(a\)/);
+
     const seconds = uniqueSeconds();
     const registry = await writeRegistry(registryDir, {
       defaults: FAST,
       services: [{ name: "sleeper", cmd: "sleep", args: [String(seconds)] }],
     });
+    await using nats = await startNatsServer();
     const port = freePort();
-    const child = deno(["run", "--registry", registry, "--listen", `127.0.0.1:${port}`]).spawn();
+    const child = deno([
+      "run",
+      "--registry",
+      registry,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--nats",
+      nats.url,
+      "--node",
+      "bundled",
+    ]).spawn();
     const stderr = child.stderr.pipeThrough(new TextDecoderStream());
     const collected: string[] = [];
     const reading = (async () => {
@@ -123,6 +144,14 @@ Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR"
       assert.equal(page.status, 200, "the web page loads");
       assert.match(page.headers.get("content-type") ?? "", /text\/html/);
       assert.match(html, /<html/i);
+      const fleet = await waitFor(async () => {
+        const listed = await output(
+          deno(["fleet", "ls", "--services", "--json", "--nats", nats.url]),
+        );
+        assert.equal(listed.code, 0, listed.stderr);
+        return listed.stdout.includes('"sleeper"') && listed.stdout;
+      }, { timeoutMs: 20_000, message: "the service in the fleet view" });
+      assert.match(fleet, /"bundled"/);
       child.kill("SIGTERM");
       const status = await child.status;
       assert.equal(status.code, 0, collected.join(""));
@@ -145,7 +174,7 @@ Deno.test("the bundle runs alone from an empty directory with an empty DENO_DIR"
       );
     }
     const left = [...Deno.readDirSync(runDir)].map((e) => e.name).sort();
-    assert.deepEqual(left, [".edgevisor", "edgevisor.js", "logs"]);
+    assert.deepEqual(left, [".edgevisor", "edgevisor", "logs"]);
   } finally {
     await removeDir(tmp);
   }

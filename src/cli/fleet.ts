@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { provideRequire } from "../node_require.ts";
 import { usage } from "./usage.ts";
 import { type Command, Option } from "commander";
 import { parseServiceName } from "../api/params.ts";
@@ -226,6 +227,7 @@ EDGEVISOR_TOKEN is sent as "Authorization: Bearer <token>".`,
     use: (client: FleetClient) => Promise<T>,
   ): Promise<T> => {
     const f = flags as ConnectionFlags & { token?: string; tokenFile?: string; timeout?: number };
+    await provideRequire();
     const { FleetClient } = await import("../nats/fleet.ts"); // the NATS client, only when used
     const client = await FleetClient.connect({
       ...connectOptions(f, f.nats ?? DEFAULT_NATS_URL),

@@ -7,7 +7,7 @@
  */
 
 /** Bytes one read of a quiet pipe asks for. */
-const QUIET_READ_BYTES = 4 * 1024;
+const QUIET_READ_BYTES = 1024;
 /** Bytes one read asks for after a read that filled its buffer. */
 const BUSY_READ_BYTES = 64 * 1024;
 
