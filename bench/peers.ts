@@ -460,12 +460,14 @@ async function edgevisorEntry(): Promise<string> {
   if (built.code !== 0) {
     throw new Error(`deno task bundle failed: ${new TextDecoder().decode(built.stderr)}`);
   }
-  return `${REPO_DIR}/dist/edgevisor/main.js`;
+  return fileURLToPath(new URL("../dist/edgevisor/main.js", import.meta.url));
 }
 
 function edgevisorPeer(entry: string): Peer {
   const runFlags = flags["deno-flags"]?.split(/\s+/).filter(Boolean) ?? startTaskFlags();
-  const script = entry.startsWith(REPO_DIR) ? entry.slice(REPO_DIR.length) : entry;
+  const script = entry.startsWith(REPO_DIR)
+    ? entry.slice(REPO_DIR.length).replace(/^\//, "")
+    : entry;
   return {
     name: "edgevisor",
     version: `${
