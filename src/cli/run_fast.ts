@@ -1,7 +1,7 @@
 /**
  * `edgevisor run` without the command-line library. The library and the
  * Node layer of Deno that it loads stay in memory for the life of the
- * orchestrator (about 10 MiB), so a plain `run` is parsed here: the options
+ * orchestrator (several MiB), so a plain `run` is parsed here: the options
  * below, as `--name value` or `--name=value`. Anything else (help, NATS
  * options or `EDGEVISOR_NATS`, an unknown or invalid option) is left to the
  * full command line (`program.ts`), which defines every option of `run`
