@@ -8,22 +8,11 @@
  *
  * @module
  */
+import { processEnv, writer } from "./src/cli/io.ts";
 import { runPlain } from "./src/cli/run_fast.ts";
 
 if (import.meta.main) {
-  const env = (name: string) => {
-    try {
-      const value = Deno.env.get(name);
-      return value === "" ? undefined : value;
-    } catch {
-      return undefined; // no --allow-env: as if unset
-    }
-  };
-  const stderr = (text: string) => {
-    let bytes = new TextEncoder().encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
-  };
-  let code = await runPlain(Deno.args, env, stderr);
+  let code = await runPlain(Deno.args, processEnv, writer(Deno.stderr));
   if (code === undefined) {
     const { denoIo, main } = await import("./src/cli/program.ts");
     code = await main(Deno.args, { ...denoIo(), isTerminal: Deno.stdout.isTerminal() });

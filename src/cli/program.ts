@@ -29,6 +29,7 @@ import {
   tokenOption,
 } from "./token.ts";
 import { DEFAULT_LISTEN, reportFailure, runOptionsOf } from "./run_fast.ts";
+import { processEnv, writer } from "./io.ts";
 import { formatGraph } from "./graph.ts";
 import { addDeviceCommands } from "./device_commands.ts";
 import { addNatsRunOptions, NATS_ENV_HELP, natsRunOptions, registerFleet } from "./fleet.ts";
@@ -93,7 +94,8 @@ export async function main(args: string[], io: ProgramIo = denoIo()): Promise<nu
 
 function buildProgram(io: ProgramIo, state: { exitCode: number }) {
   const env = (name: string): string | undefined => {
-    const value = io.env ? io.env[name] : tryEnv(name);
+    if (!io.env) return processEnv(name);
+    const value = io.env[name];
     return value === "" ? undefined : value;
   };
   const color = io.isTerminal === true && env("NO_COLOR") === undefined;
@@ -343,20 +345,4 @@ const urlArg = usage((value: string) => new ApiClient(value).baseUrl);
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}
-
-function tryEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env: behave as if unset
-  }
-}
-
-function writer(file: { writeSync(data: Uint8Array): number }): (text: string) => void {
-  const encoder = new TextEncoder();
-  return (text) => {
-    let bytes = encoder.encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
-  };
 }
