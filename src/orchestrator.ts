@@ -97,8 +97,9 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     throw err;
   }
   // The NATS client is loaded only when NATS is used.
-  if (options.nats) await provideRequire();
-  const natsModule = options.nats ? await import("./nats/publisher.ts") : undefined;
+  const natsModule = options.nats
+    ? await provideRequire().then(() => import("./nats/publisher.ts"))
+    : undefined;
   const natsProblem = options.nats && natsModule?.natsOptionsProblem(options.nats);
   if (natsProblem) {
     log(`error: ${natsProblem}`);
