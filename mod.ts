@@ -1,44 +1,22 @@
 /**
- * edgevisor as a library: the API app, its HTTP client, the command line,
- * the orchestrator, the registry loader, and the shared types and errors.
+ * edgevisor as a library: the orchestrator and the supervision core, the
+ * registry loader, the API app with its route table, OpenAPI document and
+ * HTTP client, the command line, NATS, systemd, and the shared types and
+ * errors. `docs/library.md` documents each of these; nothing else is
+ * exported.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { createApp, loadRegistry } from "@edgevisor/edgevisor";
  * const registry = await loadRegistry("service_registry.json");
  * ```
  *
  * @module
  */
-export { type AppOptions, createApp } from "./src/api/app.ts";
-export { type ListenAddress, parseListenAddress } from "./src/api/listen.ts";
-export {
-  type AuthOptions,
-  isLoopback,
-  MAX_BODY_BYTES,
-  readTokenFile,
-  TokenFileError,
-} from "./src/api/auth.ts";
-export { openApiDocument } from "./src/api/openapi.ts";
-export { type LiveOptions, SseChannel } from "./src/api/sse.ts";
-export {
-  type FollowedFile,
-  type FollowedLines,
-  type FollowFilesOptions,
-  followLogFiles,
-} from "./src/logs/follow.ts";
-export type {
-  ActionBody,
-  ErrorBody,
-  ListBody,
-  LogsBody,
-  OrchestratorHealthBody,
-  ServiceHealthBody,
-  StatusBody,
-} from "./src/api/wire.ts";
-export { ApiClient, type ApiClientOptions, ApiError, type LogsOptions } from "./src/cli/client.ts";
-export { main, type ProgramIo } from "./src/cli/program.ts";
+
+// The orchestrator, the command line, the registry.
 export { type RunOptions, runOrchestrator } from "./src/orchestrator.ts";
+export { main, type ProgramIo } from "./src/cli/program.ts";
 export {
   loadRegistry,
   type LoadRegistryOptions,
@@ -48,52 +26,11 @@ export {
 } from "./src/registry/load.ts";
 export { loadYamlParser } from "./src/registry/parse_text.ts";
 export type { HealthCheckSpec, RestartPolicy, ServiceSpec } from "./src/registry/schema.ts";
-export {
-  type ExitInfo,
-  type FollowOptions,
-  type HealthInfo,
-  type HealthOptions,
-  type HealthRecord,
-  type JobRun,
-  type LogLines,
-  type LogStream,
-  type LogTail,
-  type OrchestratorInfo,
-  SERVICE_STATES,
-  type ServiceControl,
-  type ServiceState,
-  type ServiceStatus,
-  type StopOptions,
-  type Watch,
-} from "./src/types.ts";
-export {
-  BadRequestError,
-  ConflictError,
-  EdgevisorError,
-  NotFoundError,
-  RegistryError,
-  type RegistryProblem,
-  SpawnError,
-} from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
-export { formatPrometheus } from "./src/api/prometheus.ts";
-export {
-  type Check,
-  type CheckResult,
-  type CheckSpec,
-  createCheck,
-  Prober,
-  type ProberOptions,
-  runCheck,
-} from "./health/mod.ts";
+
+// Supervision.
 export { Supervisor, type SupervisorOptions } from "./src/supervisor/supervisor.ts";
-export {
-  EventBus,
-  type HealthEvent,
-  type Listener,
-  type StateEvent,
-  type SupervisorEvent,
-} from "./src/events.ts";
+export { EventBus, type Listener } from "./src/events.ts";
 export {
   decideAfterExit,
   type ExitDecision,
@@ -101,6 +38,89 @@ export {
   restartConfig,
   restartDelayMs,
 } from "./src/supervisor/policy.ts";
+export { deepEqual, diffRegistries } from "./src/supervisor/reload.ts";
+export { editRegistryFile, type RegistryEdit } from "./src/registry/edit.ts";
+export { type AtomicWriteOptions, writeFileAtomic } from "./src/registry/persist.ts";
+export {
+  type FollowedFile,
+  type FollowedLines,
+  type FollowFilesOptions,
+  followLogFiles,
+} from "./src/logs/follow.ts";
+
+// Types and errors.
+export {
+  type ExitInfo,
+  type FollowOptions,
+  type HealthEvent,
+  type HealthInfo,
+  type HealthOptions,
+  type HealthRecord,
+  type HistoryEvent,
+  type JobRun,
+  type LogLines,
+  type LogOptions,
+  type LogStream,
+  type LogTail,
+  type MergedLogEntry,
+  type OrchestratorInfo,
+  type RegistryDiff,
+  SERVICE_STATES,
+  type ServiceControl,
+  type ServiceHistory,
+  type ServiceState,
+  type ServiceStatus,
+  type StateEvent,
+  type StopOptions,
+  type SupervisorEvent,
+  type Watch,
+} from "./src/types.ts";
+export {
+  BadRequestError,
+  ConflictError,
+  EdgevisorError,
+  type EdgevisorErrorOptions,
+  type ErrorKind,
+  ForbiddenError,
+  MethodNotAllowedError,
+  NotFoundError,
+  NotImplementedError,
+  RegistryError,
+  type RegistryProblem,
+  SpawnError,
+  TooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+} from "./src/errors.ts";
+
+// The HTTP API.
+export { type AppOptions, createApp } from "./src/api/app.ts";
+export type { AuthOptions } from "./src/api/auth.ts";
+export type { RequestGuardOptions } from "./src/api/request_guard.ts";
+export { type LiveOptions, SseChannel } from "./src/api/sse.ts";
+export { type OperationName, pathOf, PATHS } from "./src/api/paths.ts";
+export { type OpenApiDocument, openApiDocument } from "./src/api/openapi.ts";
+export { type ListenAddress, parseListenAddress } from "./src/api/listen.ts";
+export type {
+  ActionBody,
+  ErrorBody,
+  HistoryBody,
+  ListBody,
+  LogsBody,
+  OrchestratorHealthBody,
+  ProblemsBody,
+  ReloadBody,
+  RemoveBody,
+  RunBody,
+  ServiceHealthBody,
+  StatusBody,
+} from "./src/api/wire.ts";
+export { ApiClient, type ApiClientOptions, ApiError, type LogsOptions } from "./src/cli/client.ts";
+
+// NATS.
+export type { ControlEndpoint, ControlRequest } from "./src/nats/control.ts";
+export type { StorageOptions } from "./src/nats/jetstream.ts";
 export {
   type EventMessage,
   type HeartbeatMessage,
@@ -112,18 +132,15 @@ export {
 export {
   ControlError,
   FleetClient,
+  type FleetListing,
   type FleetNode,
   type FleetOptions,
-  liveness,
-  type NodeLiveness,
+  type FleetWatch,
+  type FleetWatchOptions,
+  type IgnoredMessage,
+  type NodeState,
 } from "./src/nats/fleet.ts";
-export { deepEqual, diffRegistries, type RegistryDiff } from "./src/supervisor/reload.ts";
-export { editRegistryFile, type RegistryEdit } from "./src/registry/edit.ts";
-export { type AtomicWriteOptions, writeFileAtomic } from "./src/registry/persist.ts";
+
+// systemd.
 export { UNIT, type UnitOptions, unitText } from "./src/systemd/unit.ts";
-export {
-  Notifier,
-  type NotifierOptions,
-  type NotifyAddress,
-  parseNotifySocket,
-} from "./src/systemd/notify.ts";
+export { Notifier, type NotifierOptions } from "./src/systemd/notify.ts";

@@ -22,9 +22,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseRegistry } from "../src/registry/load.ts";
-import { readProcStat } from "../src/supervisor/process.ts";
+import { readProcStat } from "../src/supervisor/proc_stat.ts";
 import { Supervisor } from "../src/supervisor/supervisor.ts";
-import type { SupervisorEvent } from "../src/events.ts";
+import type { SupervisorEvent } from "../src/types.ts";
 import type { ServiceStatus } from "../src/types.ts";
 import { runArgs, startTaskFlags } from "../tests/harness.ts";
 

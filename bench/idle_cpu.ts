@@ -1,8 +1,10 @@
 /**
  * `deno run --allow-all bench/idle_cpu.ts [--seconds 20] [--services 200]`:
  * the orchestrator's own CPU while idle with 200 `sleep` services, with
- * process metrics sampled every 2 s (the default) and with sampling off
- * (`metrics_interval: 0`), so that the cost of reading `/proc` shows.
+ * process metrics sampled every 2 s (the default) in cgroups of their own
+ * (when the machine allows them) and with `--no-cgroup`, and with sampling
+ * off (`metrics_interval: 0`), so that the cost of reading `/proc` and the
+ * cgroups shows.
  *
  * A real orchestrator runs as a subprocess; once every service is
  * `running`, its CPU ticks (`/proc/PID/stat` utime + stime) are read before
@@ -43,7 +45,10 @@ function freePort(): number {
   return port;
 }
 
-async function measure(metricsInterval: number): Promise<Record<string, number>> {
+async function measure(
+  metricsInterval: number,
+  extraArgs: string[] = [],
+): Promise<Record<string, number | string>> {
   const dir = await Deno.makeTempDir({ prefix: "edgevisor_idle_" });
   const registry = {
     metrics_interval: metricsInterval,
@@ -63,6 +68,7 @@ async function measure(metricsInterval: number): Promise<Record<string, number>>
       "--allow-all",
       MAIN,
       ...runArgs(`${dir}/registry.json`, port, dir),
+      ...extraArgs,
     ],
     stdout: "null",
     stderr: "null",
@@ -90,6 +96,7 @@ async function measure(metricsInterval: number): Promise<Record<string, number>>
     const elapsedS = (performance.now() - t0) / 1000;
     return {
       metrics_interval_s: metricsInterval,
+      mode: extraArgs.join(" ") || "cgroups when usable",
       services: SERVICES,
       idle_seconds: Math.round(elapsedS * 10) / 10,
       cpu_percent: Math.round(((ticks1 - ticks0) / TICKS) / elapsedS * 100 * 100) / 100,
@@ -102,10 +109,10 @@ async function measure(metricsInterval: number): Promise<Record<string, number>>
   }
 }
 
-const rows = [await measure(2), await measure(0)];
+const rows = [await measure(2), await measure(2, ["--no-cgroup"]), await measure(0)];
 console.log(`Orchestrator idle CPU with ${SERVICES} services over ${IDLE_S} s (% of one CPU):`);
 for (const row of rows) {
   console.log(
-    `  metrics_interval ${row.metrics_interval_s}s: cpu ${row.cpu_percent}%  rss ${row.rss_mib} MiB`,
+    `  metrics_interval ${row.metrics_interval_s}s, ${row.mode}: cpu ${row.cpu_percent}%  rss ${row.rss_mib} MiB`,
   );
 }

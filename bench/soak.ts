@@ -172,6 +172,7 @@ interface Status {
   pid: number | null;
   restarts: number;
   crash_count: number;
+  memory_rss_bytes: number | null;
 }
 
 async function list(url: string, client: Deno.HttpClient): Promise<Status[]> {
@@ -185,9 +186,12 @@ async function allRunning(url: string, client: Deno.HttpClient): Promise<Status[
   try {
     return await waitFor(async () => {
       const services = await list(url, client);
-      waiting = services.filter((s) => s.status !== "running" || s.pid === null);
+      // Sampled too: the metrics of a new process (and the files they keep open) come with it.
+      waiting = services.filter((s) =>
+        s.status !== "running" || s.pid === null || s.memory_rss_bytes === null
+      );
       return waiting.length === 0 && services;
-    }, { timeoutMs: 30_000, message: "every service running" });
+    }, { timeoutMs: 30_000, message: "every service running and sampled" });
   } catch (error) {
     throw new Error(`${(error as Error).message}; not running: ${JSON.stringify(waiting)}`);
   }
@@ -249,6 +253,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     httpOpen = false;
   };
   const groups = new Set<number>();
+  /** Pids already SIGKILLed: until the orchestrator has handled the exit, a status may still show one. */
+  const killed = new Set<number>();
   let load = true;
   let apiRequests = 0;
   let apiErrors = 0;
@@ -303,14 +309,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         progress(`warm-up done: RSS ${rssWarmKiB} KiB, ${fdsWarm} open fds`);
       }
       // Act only on a running service, so that a restart through the API never
-      // replaces the automatic restart that follows a kill.
+      // replaces the automatic restart that follows a kill; and never twice on one process: its
+      // status reads `running` until the orchestrator has handled its exit (a dead leader not yet
+      // reaped still takes a group signal, which would count a kill twice).
       const name = names[Math.floor(random() * names.length)]!;
       const s = (await list(orch.url, http)).find((x) => x.name === name);
-      if (s?.status === "running" && s.pid !== null) {
+      if (s?.status === "running" && s.pid !== null && !killed.has(s.pid)) {
         groups.add(s.pid);
         if (random() < 0.75) {
           try {
             Deno.kill(-s.pid, "SIGKILL");
+            killed.add(s.pid);
             kills++;
           } catch {
             // gone already: not counted

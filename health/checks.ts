@@ -18,13 +18,20 @@ import type {
 
 /**
  * How to spawn a command in a process group of its own: the program and
- * arguments to run, and whether Deno must make the group itself
- * (`detached: true`) or the program does (`setsid`, for instance).
+ * arguments to run, whether Deno must make the group itself
+ * (`detached: true`) or the program does (`setsid`, for instance), and
+ * `spawned`, called with the pid right after the spawn (its result is called
+ * once the process has been waited for).
  */
 export type Launcher = (
   cmd: string,
   args: string[],
-) => { cmd: string; args: string[]; detached: boolean };
+) => {
+  cmd: string;
+  args: string[];
+  detached: boolean;
+  spawned?: (pid: number) => () => void;
+};
 
 /** The default {@linkcode Launcher}: the command itself, `detached: true`. */
 export const detachedLaunch: Launcher = (cmd, args) => ({ cmd, args, detached: true });
@@ -149,6 +156,7 @@ export async function execCheck(
   launch: Launcher = detachedLaunch,
 ): Promise<CheckResult> {
   let child: Deno.ChildProcess;
+  let release: (() => void) | undefined;
   try {
     const how = launch(spec.command, spec.args ?? []);
     child = new Deno.Command(how.cmd, {
@@ -158,6 +166,7 @@ export async function execCheck(
       stderr: "piped",
       detached: how.detached,
     }).spawn();
+    release = how.spawned?.(child.pid);
   } catch (err) {
     return { ok: false, message: `cannot run ${JSON.stringify(spec.command)}: ${errorText(err)}` };
   }
@@ -182,6 +191,7 @@ export async function execCheck(
     return { ok: false, message: text ? `${how}: ${text}` : how };
   } finally {
     signal.removeEventListener("abort", kill);
+    release?.();
   }
 }
 

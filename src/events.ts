@@ -5,50 +5,7 @@
  *
  * @module
  */
-import type { ExitInfo, ServiceState } from "./types.ts";
-
-/** A service changed lifecycle state. */
-export interface StateEvent {
-  /** Discriminant. */
-  type: "state";
-  /** Service name. */
-  service: string;
-  /** State before. */
-  from: ServiceState;
-  /** State after. */
-  to: ServiceState;
-  /** Why, for people; null when there is nothing to add. */
-  reason: string | null;
-  /** When, ISO 8601. */
-  at: string;
-  /** Pid of the process concerned, when there is one. */
-  pid: number | null;
-  /** How the process ended, on transitions caused by an exit. */
-  exit?: ExitInfo;
-  /** When the next start is due, in `backoff` and `cooldown`. */
-  next_restart_at?: string;
-}
-
-/** A health check of a service changed its verdict. */
-export interface HealthEvent {
-  /** Discriminant. */
-  type: "health";
-  /** Service name. */
-  service: string;
-  /** Which check: `readiness`, `liveness`, or `health` for one check in both roles. */
-  role: string;
-  /** Verdict before: `unknown`, `healthy` or `unhealthy`. */
-  from: string;
-  /** Verdict after. */
-  to: string;
-  /** The check's last message. */
-  message: string;
-  /** When, ISO 8601. */
-  at: string;
-}
-
-/** Every event the bus carries (a discriminated union on `type`). */
-export type SupervisorEvent = StateEvent | HealthEvent;
+import type { SupervisorEvent } from "./types.ts";
 
 /** Receives events. */
 export type Listener<E> = (event: E) => void;

@@ -5,17 +5,20 @@
  */
 import { createApp } from "./api/app.ts";
 import { parseListenAddress } from "./api/listen.ts";
-import { planAccess } from "./api/auth.ts";
+import { isLoopback, MAX_BODY_BYTES, planAccess } from "./api/auth.ts";
+import { type HttpServer, serveHttp } from "./api/http_server.ts";
 import { RegistryError } from "./errors.ts";
-import { loadRegistry } from "./registry/load.ts";
-import { procReadable, readProcStat } from "./supervisor/process.ts";
+import { loadRegistry, warningLines } from "./registry/load.ts";
+import { procReadable } from "./supervisor/process.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { reloadOnSignal } from "./supervisor/reload.ts";
 import { systemdReadiness } from "./systemd/readiness.ts";
+import { lockStateDirectory, type StateLock } from "./state_lock.ts";
 import { VERSION } from "./version.ts";
 import { trimMemory } from "./memory_trim.ts";
 import { provideRequire } from "./node_require.ts";
 import type { NatsPublisherOptions } from "./nats/publisher.ts";
+import type { FleetFollowOptions } from "./nats/fleet_config.ts";
 
 /** Options of `edgevisor run`. */
 export interface RunOptions {
@@ -31,7 +34,13 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Publish on NATS (and serve control when `nats.control`); off when undefined. */
   nats?: NatsPublisherOptions;
-  /** API token: mutating HTTP requests and NATS control requests must carry it as `Authorization: Bearer <token>`. */
+  /**
+   * Follow a fleet group's configuration over NATS (needs `nats`; see
+   * docs/fleet.md): local registry changes then answer 409. Registries
+   * expand `${EDGEVISOR_NODE}` to `nats.node`. Off when undefined.
+   */
+  fleet?: FleetFollowOptions;
+  /** API token: mutating HTTP requests (and reads off loopback) must carry it as `Authorization: Bearer <token>`. It never travels over NATS. */
   token?: string;
   /** Let anyone read (list, status, logs, events, metrics) on a non-loopback address. @default false */
   publicRead?: boolean;
@@ -39,6 +48,22 @@ export interface RunOptions {
   insecure?: boolean;
   /** Give start-up memory back to the kernel once every service was started (see `memory_trim.ts`). @default true */
   trimMemory?: boolean;
+  /**
+   * Put each service in a cgroup v2 of its own when the system allows it
+   * (`false` with `--no-cgroup`: process groups, sessions, output pipes and a
+   * child subreaper instead; see `supervisor/containment.ts`). @default true
+   */
+  cgroup?: boolean;
+  /**
+   * Most connections the API keeps open at once (`--max-connections`); one more answers 503. Never
+   * more than a quarter of the open-file limit, which stays for the services' pipes and logs.
+   * @default a quarter of the soft open-file limit
+   */
+  maxConnections?: number;
+  /** Origins (`scheme://host[:port]`) whose pages may call the API from a browser (`--allow-origin`). @default [] */
+  allowOrigins?: string[];
+  /** Host names a loopback listener answers besides loopback ones (`--allow-host`). @default [] */
+  allowHosts?: string[];
 }
 
 /** A SIGINT or SIGTERM this soon after the previous one of its kind is the same request, delivered twice. */
@@ -86,6 +111,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     return EXIT.usage;
   }
   if (access.warning) log(access.warning);
+  if (options.nats?.node) Deno.env.set("EDGEVISOR_NODE", options.nats.node);
   let registry;
   try {
     registry = await loadRegistry(options.registry);
@@ -96,13 +122,19 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     }
     throw err;
   }
+  for (const line of warningLines(registry)) log(line);
   // The NATS client is loaded only when NATS is used.
   const natsModule = options.nats
     ? await provideRequire().then(() => import("./nats/publisher.ts"))
     : undefined;
-  const natsProblem = options.nats && natsModule?.natsOptionsProblem(options.nats);
-  if (natsProblem) {
-    log(`error: ${natsProblem}`);
+  const natsCheck = options.nats && natsModule?.checkNatsOptions(options.nats, options.insecure);
+  if (natsCheck?.error) {
+    log(`error: ${natsCheck.error}`);
+    return EXIT.usage;
+  }
+  if (natsCheck?.warning) log(natsCheck.warning);
+  if (options.fleet && !options.nats) {
+    log("error: --fleet-group needs NATS (--nats or EDGEVISOR_NATS)");
     return EXIT.usage;
   }
 
@@ -113,17 +145,33 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
     log(`error: cannot create directories: ${(err as Error).message}`);
     return EXIT.failure;
   }
-  const lock = takeLock(options.stateDir);
-  if (typeof lock === "string") {
-    log(`error: ${lock}`);
+  let lock: StateLock;
+  try {
+    lock = lockStateDirectory(options.stateDir);
+  } catch (err) {
+    log(`error: ${(err as Error).message}`);
     return EXIT.failure;
   }
+
+  // A device of a fleet group boots with the configuration it applied last.
+  const fleet = options.fleet && options.nats && await import("./nats/fleet_config.ts");
+  const follower = fleet && await fleet.ConfigFollower.open({
+    ...options.fleet!,
+    node: options.nats!.node,
+    prefix: options.nats!.prefix,
+    stateDir: options.stateDir,
+    shipped: registry,
+    log,
+  });
+  if (follower) registry = follower.registry;
 
   let endedEverything = false;
   const supervisor = new Supervisor(registry, {
     logDir: options.logDir,
     stateDir: options.stateDir,
     log,
+    cgroup: options.cgroup !== false,
+    subreaper: true,
     onShutdownEverything: (service, reason) => {
       endedEverything = true;
       log(
@@ -132,21 +180,37 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
       requestStop();
     },
   });
+  const control = follower ? follower.guard(supervisor) : supervisor; // managed: no local edits
   const nats = options.nats && natsModule &&
-    new natsModule.NatsPublisher({ control: supervisor, events: supervisor.events }, {
+    new natsModule.NatsPublisher({
+      control: supervisor,
+      events: supervisor.events,
+      config: follower,
+    }, {
       log,
-      apiToken: options.token,
       ...options.nats,
     });
   const closing = new AbortController(); // ends the event streams, so that the server can shut down
-  const app = createApp(supervisor, { log, live: { signal: closing.signal }, auth: access.auth });
-  let server: Deno.HttpServer;
+  const app = createApp(control, {
+    log,
+    live: { signal: closing.signal },
+    auth: access.auth,
+    guard: {
+      loopback: isLoopback(address.hostname),
+      allowOrigins: options.allowOrigins,
+      allowHosts: options.allowHosts,
+    },
+  });
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serveHttp({
       hostname: address.hostname,
       port: address.port,
-      onListen: () => {},
-    }, app.fetch);
+      handler: app.fetch,
+      maxConnections: options.maxConnections,
+      maxBodyBytes: MAX_BODY_BYTES,
+      log,
+    });
   } catch (err) {
     const why = err instanceof Deno.errors.AddrInUse
       ? "the address is already in use"
@@ -178,7 +242,7 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
       supervisor.kill();
     }
   };
-  const onHangup = () => void reloadOnSignal(supervisor, log);
+  const onHangup = () => void reloadOnSignal(control, log);
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStopSignal("SIGTERM")],
     ["SIGINT", onStopSignal("SIGINT")],
@@ -190,10 +254,12 @@ export async function runOrchestrator(options: RunOptions): Promise<number> {
   try {
     nats?.start();
     await supervisor.boot();
+    follower?.start(supervisor, options.nats!);
     await systemd.ready();
     if (options.trimMemory !== false) trimAfterStart(closing.signal, log);
     await stopRequested;
     await systemd.stopping();
+    await follower?.close();
     await supervisor.shutdown();
     await nats?.close();
     closing.abort();
@@ -221,39 +287,4 @@ function trimAfterStart(signal: AbortSignal, log: (line: string) => void): void 
   }, TRIM_DELAY_MS);
   Deno.unrefTimer(timer);
   signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-}
-
-/**
- * Make sure no other live orchestrator uses `stateDir`: two would each start
- * a copy of every service. Returns a release function or the reason.
- */
-function takeLock(stateDir: string): { release(): void } | string {
-  const path = `${stateDir}/edgevisor.lock.json`;
-  try {
-    const held = JSON.parse(Deno.readTextFileSync(path)) as { pid: number; start_time: number };
-    const stat = readProcStat(held.pid);
-    if (held.pid !== Deno.pid && stat && stat.startTime === held.start_time && stat.state !== "Z") {
-      return `another edgevisor (pid ${held.pid}) uses the state directory "${stateDir}"`;
-    }
-  } catch {
-    // no lock, or an unreadable one: take it
-  }
-  const own = readProcStat(Deno.pid);
-  try {
-    Deno.writeTextFileSync(
-      path,
-      JSON.stringify({ pid: Deno.pid, start_time: own?.startTime ?? 0 }) + "\n",
-    );
-  } catch (err) {
-    return `cannot write "${path}": ${(err as Error).message}`;
-  }
-  return {
-    release() {
-      try {
-        Deno.removeSync(path);
-      } catch {
-        // already gone
-      }
-    },
-  };
 }

@@ -3,7 +3,8 @@
  * services, for a bounded time: random paths (traversal, unicode, very long,
  * percent-encoded junk), methods, query strings, headers and bodies, over
  * `fetch` and over raw HTTP/1.1 on a socket (for what `fetch` would clean
- * up). Never a 5xx, never a crash, never an action without the token.
+ * up). Never a 5xx, never a crash, never an action without the token, and
+ * every answer received through `fetch` as the OpenAPI document describes it.
  *
  * `EDGEVISOR_FUZZ_SECONDS` sets the duration (default 10),
  * `EDGEVISOR_FUZZ_SEED` replays a run; the seed is printed on failure.
@@ -11,6 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { checkAnswer } from "../src/api/answer_check.ts";
 import { FAST, prng, startOrchestrator, uniqueSeconds, waitFor } from "./harness.ts";
 
 const TOKEN = "fuzz-token-5d1c0b7e9a";
@@ -242,13 +244,28 @@ async function viaFetch(
     }
     throw new Error(`${what}: ${(error as Error).message}`);
   }
+  let answer: unknown = undefined;
   if ((res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     await res.body?.cancel();
   } else {
-    await res.arrayBuffer();
+    const text = await res.text();
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = text;
+    }
   }
   const cors = [...res.headers.keys()].find((k) => k.startsWith("access-control-"));
   if (cors) throw new Error(`${what}: a CORS header ${cors}`);
+  // The answer the server gave to the path it saw (fetch removes dot segments).
+  const url = new URL(base + path);
+  checkAnswer({
+    method,
+    path: url.pathname + url.search,
+    status: res.status,
+    headers: res.headers,
+    body: method === "HEAD" ? undefined : answer,
+  });
   return { status: res.status, what };
 }
 

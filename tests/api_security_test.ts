@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  api,
   FAST,
   freePort,
   removeDir,
@@ -28,6 +29,7 @@ async function tokenFile(dir: string, token = TOKEN): Promise<string> {
   return path;
 }
 
+/** One request, its answer checked against the OpenAPI document (see `api` in the harness). */
 async function call(
   url: string,
   method: string,
@@ -36,21 +38,11 @@ async function call(
 ): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url + path, {
-    method,
-    headers,
-    body: options.body,
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, headers: res.headers, body };
+  const answer = await api(url, method, path, { body: options.body, headers });
+  const body = typeof answer.body === "object" && answer.body !== null
+    ? answer.body
+    : { text: answer.body };
+  return { status: answer.status, headers: answer.headers, body };
 }
 
 /** A non-loopback IPv4 address of this machine, if it has one. */

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { checkAnswer } from "../src/api/answer_check.ts";
 import {
   api,
   assertBelow,
@@ -318,6 +319,71 @@ Deno.test("API: shapes, conflicts, unknown names, bad parameters and control ove
     assert.deepEqual(await processesMatching(String(secs)), [restart.body.pid]);
   });
 
+  await t.step(
+    "GET /metrics counts the transitions seen, and shows start time and last exit",
+    async () => {
+      const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(20_000) });
+      const text = await response.text();
+      checkAnswer({
+        method: "GET",
+        path: "/metrics",
+        status: response.status,
+        headers: response.headers,
+        body: text,
+      });
+      const sample = (series: string) =>
+        Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1]);
+      const web = await serviceStatus(url, "web");
+      // Killed once, stopped once, restarted once (which stops it too) since the start.
+      assert.ok(sample('edgevisor_service_transitions_total{service="web",to="stopped"}') >= 2);
+      assert.ok(sample('edgevisor_service_transitions_total{service="web",to="backoff"}') >= 1);
+      assert.equal(
+        sample('edgevisor_service_start_time_seconds{service="web"}'),
+        Date.parse(web.started_at) / 1000,
+      );
+      assert.equal(
+        sample('edgevisor_service_last_exit_code{service="web"}'),
+        web.last_exit.code ?? 128 + ({ SIGTERM: 15, SIGKILL: 9 } as Record<string, number>)[
+              web.last_exit.signal
+            ]!,
+      );
+      assert.match(text, /^edgevisor_build_info\{version="[^"]+",deno="[^"]+"\} 1$/m);
+    },
+  );
+
+  await t.step(
+    "services added, replaced and removed over HTTP; an invalid one lists its problems",
+    async () => {
+      const added = await api(url, "POST", "/api/services", {
+        body: { name: "extra", cmd: "sleep", args: [String(secs)], autostart: false },
+      });
+      assert.equal(added.status, 201);
+      assert.equal(added.body.message, 'Service "extra" added');
+      assert.equal(added.body.status, "stopped");
+      const invalid = await api(url, "PUT", "/api/services/extra", {
+        body: { cmd: "sleep", restart_policy: "sometimes" },
+      });
+      assert.equal(invalid.status, 400);
+      assert.deepEqual(invalid.body.problems.map((p: { path: string }) => p.path), [
+        "restart_policy",
+      ]);
+      const replaced = await api(url, "PUT", "/api/services/extra", {
+        body: { cmd: "sleep", args: [String(secs)], autostart: false, description: "new" },
+      });
+      assert.equal(replaced.status, 200);
+      assert.equal(replaced.body.description, "new");
+      const removed = await api(url, "DELETE", "/api/services/extra");
+      assert.deepEqual(removed.body, {
+        ok: true,
+        message: 'Service "extra" removed',
+        name: "extra",
+      });
+      assert.equal((await api(url, "DELETE", "/api/services/extra")).status, 404);
+      assert.equal((await api(url, "GET", "/api/services/history/extra")).status, 404);
+      assert.equal((await api(url, "GET", "/api/services/history/web")).status, 200);
+    },
+  );
+
   await t.step("stop?force=true kills at once", async () => {
     const before = await serviceStatus(url, "stubborn");
     const t0 = performance.now();
@@ -366,8 +432,28 @@ Deno.test("API: logs are captured per stream, rotated, and tailed", async (t) =>
       const { body } = await api(url, "GET", "/api/services/logs/counter?lines=1");
       return body.stdout?.[0] === "line-200" && body.stderr?.[0] === "warn-2";
     }, { message: "counter to print its 200 lines and 2 warnings" });
-    const { status, body } = await api(url, "GET", "/api/services/logs/counter?lines=5");
+    const { status, body: { merged, ...body } } = await api(
+      url,
+      "GET",
+      "/api/services/logs/counter?lines=5",
+    );
     assert.equal(status, 200);
+    // Both streams in arrival order, the last 5 lines of them, after the start marker.
+    const lines = merged.filter((e: { marker?: string }) => e.marker === undefined);
+    assert.equal(lines.length, 5);
+    assert.equal(merged[0].marker, "start");
+    const tails = new Set([
+      "line-196",
+      "line-197",
+      "line-198",
+      "line-199",
+      "line-200",
+      "warn-1",
+      "warn-2",
+    ]);
+    for (const e of lines) assert.ok(tails.has(e.line), `${e.line} is of the tails`);
+    const times = merged.map((e: { at: string }) => Date.parse(e.at));
+    assert.deepEqual(times, times.toSorted((a: number, b: number) => a - b));
     assert.deepEqual(body, {
       ok: true,
       name: "counter",
@@ -377,7 +463,13 @@ Deno.test("API: logs are captured per stream, rotated, and tailed", async (t) =>
       stderr: ["warn-1", "warn-2"],
     });
     const only = await api(url, "GET", "/api/services/logs/counter?lines=2&stream=stderr");
-    assert.deepEqual(only.body, {
+    const { merged: stderrOnly, ...onlyBody } = only.body;
+    assert.deepEqual(
+      stderrOnly.filter((e: { marker?: string }) => e.marker === undefined)
+        .map((e: { stream: string; line: string }) => `${e.stream} ${e.line}`),
+      ["stderr warn-1", "stderr warn-2"],
+    );
+    assert.deepEqual(onlyBody, {
       ok: true,
       name: "counter",
       stream: "stderr",
@@ -393,10 +485,16 @@ Deno.test("API: logs are captured per stream, rotated, and tailed", async (t) =>
   });
 
   await t.step("output goes to {log_dir}/{name}.stdout.log and .stderr.log", () => {
+    // Each line begins with its arrival time (log.timestamps defaults to true).
+    const time = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
     const out = Deno.readTextFileSync(`${logDir}/counter.stdout.log`).split("\n");
     assert.equal(out.length, 201);
-    assert.equal(out[0], "line-1");
-    assert.equal(Deno.readTextFileSync(`${logDir}/counter.stderr.log`), "warn-1\nwarn-2\n");
+    assert.match(out[0]!, new RegExp(`^${time} line-1$`));
+    assert.match(out[199]!, new RegExp(`^${time} line-200$`));
+    assert.match(
+      Deno.readTextFileSync(`${logDir}/counter.stderr.log`),
+      new RegExp(`^${time} warn-1\n${time} warn-2\n$`),
+    );
   });
 
   await t.step("the last line before a crash is in the logs", async () => {

@@ -53,9 +53,10 @@ Deno.test("edgevisor CLI drives a running orchestrator", async (t) => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^NAME\s+STATUS\s+PID/);
-    assert.match(lines[1]!, /^web\s+running\s+\d+/);
+    // Problems first, then by name.
+    assert.match(lines[1]!, /^counter\s+running\s+\d+/);
     assert.match(lines[2]!, /^idle\s+stopped\s+-/);
-    assert.match(lines[3]!, /^counter\s+running\s+\d+/);
+    assert.match(lines[3]!, /^web\s+running\s+\d+/);
     assert.equal(lines.length, 4);
   });
 
@@ -130,9 +131,18 @@ Deno.test("edgevisor CLI drives a running orchestrator", async (t) => {
   await t.step("logs prints the tail of each stream", async () => {
     const both = await cli("logs", "counter", "-n", "2");
     assert.equal(both.code, 0, both.stderr);
-    assert.equal(both.stdout, "==> stdout <==\nl4\nl5\n\n==> stderr <==\ne1\n");
+    // Both streams merged in time order, the last 2 lines, with the start (and exit) markers.
+    const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}`;
+    const shown = both.stdout.trimEnd().split("\n");
+    for (const line of shown) assert.match(line, new RegExp(`^${time} (out|err|---) `));
+    assert.match(shown[0]!, new RegExp(`^${time} --- started \\(pid \\d+\\)$`));
+    const text = shown.filter((l) => !l.includes(" --- ")).map((l) => l.slice(24));
+    assert.deepEqual(text.toSorted(), ["err e1", "out l5"]);
     const out = await cli("logs", "counter", "-n", "3", "--stream", "stdout");
-    assert.equal(out.stdout, "l3\nl4\nl5\n");
+    assert.deepEqual(
+      out.stdout.trimEnd().split("\n").filter((l) => !l.includes(" --- ")).map((l) => l.slice(24)),
+      ["out l3", "out l4", "out l5"],
+    );
     const json = await runMainJson("logs", "counter", "-n", "1", "--json", "--url", url);
     assert.deepEqual(json.body.stdout, ["l5"]);
     assert.deepEqual(json.body.stderr, ["e1"]);
@@ -153,6 +163,26 @@ Deno.test("edgevisor CLI drives a running orchestrator", async (t) => {
       assert.match(r.stderr, /error/);
     }
   });
+
+  await t.step(
+    "reload of an invalid registry exits 2 with every problem; nothing changes",
+    async () => {
+      const written = await Deno.readTextFile(orch.registryPath);
+      const registry = JSON.parse(written);
+      registry.services[0].restart_policy = "sometimes";
+      await Deno.writeTextFile(orch.registryPath, JSON.stringify(registry));
+      try {
+        const r = await cli("reload");
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /^error: Invalid registry .*\n {2}services\[0\]\.restart_policy: /);
+      } finally {
+        await Deno.writeTextFile(orch.registryPath, written);
+      }
+      const r = await cli("reload");
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "reloaded: 3 untouched\n");
+    },
+  );
 
   await t.step("an unreachable orchestrator exits 1 with a clear message", async () => {
     const port = freePort();

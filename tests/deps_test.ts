@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { StateEvent } from "../src/events.ts";
+import type { StateEvent } from "../src/types.ts";
 import { sh, uniqueSeconds } from "./harness.ts";
 import { withSupervisor } from "./supervisor_fixture.ts";
 

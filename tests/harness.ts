@@ -10,6 +10,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { checkAnswer } from "../src/api/answer_check.ts";
 
 /** Absolute path of the repository root. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -334,34 +335,72 @@ export async function killMatching(token: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // HTTP
 
-/** An answer of the API: status and parsed JSON body. */
+/** An answer of the API: status, parsed JSON body and headers. */
 export interface ApiAnswer {
   /** HTTP status. */
   status: number;
   // deno-lint-ignore no-explicit-any
   body: any;
+  /** Headers of the answer. */
+  headers: Headers;
 }
 
-/** One request to the API over real HTTP (through `client` if given); the body is always consumed. */
+/** What {@linkcode api} sends besides method and path. */
+export interface ApiRequest {
+  /** A JSON body (sent as `application/json`), or a string sent as it is. */
+  body?: unknown;
+  /** More headers. */
+  headers?: Record<string, string>;
+  /** Leave the answer unchecked (a request the test knows the document does not describe). @default false */
+  unchecked?: boolean;
+  /** The HTTP client to send it with. */
+  client?: Deno.HttpClient;
+}
+
+/**
+ * One request to the API over real HTTP (through `options.client`, or the
+ * client given as `options`, if any); the body is always consumed, and
+ * the answer is checked against the OpenAPI document of the API (its status
+ * documented for the operation, its body matching the schema): an answer
+ * that drifts from the document fails the test.
+ */
 export async function api(
   url: string,
-  method: "GET" | "POST",
+  method: string,
   path: string,
-  client?: Deno.HttpClient,
+  options: ApiRequest | Deno.HttpClient = {},
 ): Promise<ApiAnswer> {
+  const request = options instanceof Deno.HttpClient ? { client: options } : options;
+  const headers: Record<string, string> = { ...request.headers };
+  let body: string | undefined;
+  if (request.body !== undefined) {
+    body = typeof request.body === "string" ? request.body : JSON.stringify(request.body);
+    headers["content-type"] ??= "application/json";
+  }
   const response = await fetch(url + path, {
     method,
+    headers,
+    body,
     signal: AbortSignal.timeout(20_000),
-    client,
+    client: request.client,
   });
   const text = await response.text();
-  let body: unknown;
+  let parsed: unknown;
   try {
-    body = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
-    body = text;
+    parsed = text;
   }
-  return { status: response.status, body };
+  if (!request.unchecked) {
+    checkAnswer({
+      method,
+      path,
+      status: response.status,
+      headers: response.headers,
+      body: method === "HEAD" ? undefined : parsed,
+    });
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
 }
 
 /** Status of one service, or throw with the answer. */
@@ -415,6 +454,8 @@ export interface OrchestratorOptions {
   waitHealthy?: boolean;
   /** More environment variables of the orchestrator. */
   env?: Record<string, string>;
+  /** A command that runs the orchestrator's command line, e.g. `["prlimit", "--nofile=1024", "--"]`. @default none */
+  prefix?: string[];
 }
 
 /** A running `edgevisor run` subprocess. */
@@ -437,7 +478,7 @@ export interface Orchestrator {
   status: Promise<Deno.CommandStatus>;
   /** SIGTERM, then wait for the exit (SIGKILL and clean-up if it takes over `timeoutMs`). */
   stop(timeoutMs?: number): Promise<Deno.CommandStatus>;
-  /** SIGKILL the orchestrator only (its services live on); waits for its exit. */
+  /** SIGKILL the orchestrator only (its watchdog then ends its services); waits for its exit. */
   kill(): Promise<Deno.CommandStatus>;
   /** Kill the orchestrator and every service group it started; wait for its exit. */
   destroy(): Promise<void>;
@@ -453,9 +494,12 @@ function spawnMain(
   cwd: string,
   env?: Record<string, string>,
   flags: readonly string[] = PERMISSIONS,
+  prefix: readonly string[] = [],
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, MAIN, ...args],
+  const command = [Deno.execPath(), "run", "--quiet", ...flags, MAIN, ...args];
+  const [program, ...rest] = [...prefix, ...command];
+  return new Deno.Command(program!, {
+    args: rest,
     cwd,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -513,6 +557,7 @@ export async function startOrchestrator(options: OrchestratorOptions): Promise<O
     dir,
     options.env,
     options.flags,
+    options.prefix,
   );
   const stdout = new TextSink(child.stdout);
   const stderr = new TextSink(child.stderr);

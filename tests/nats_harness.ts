@@ -1,8 +1,9 @@
 /**
  * A real `nats-server` for tests: started on a loopback port (a free one by
  * default, or a fixed one so that it can be killed and started again for
- * outage tests), with or without JetStream, waiting for readiness by
- * connecting, never by sleeping.
+ * outage tests), with or without JetStream, or from a configuration file
+ * (read out of the documentation, so that what the docs give is what is
+ * tested), waiting for readiness by connecting, never by sleeping.
  *
  * @module
  */
@@ -23,6 +24,15 @@ export interface NatsServerOptions {
   args?: string[];
   /** More options of the test's own connections (credentials, TLS) for a server that needs them. */
   client?: Partial<ConnectionOptions>;
+  /**
+   * Configuration file text (`-c`); its `store_dir` line, if any, is pointed
+   * at the store directory. Port and address still come from the harness.
+   */
+  config?: string;
+  /** Environment of the server (the variables a configuration refers to). */
+  env?: Record<string, string>;
+  /** Check JetStream readiness in this domain (a leaf node's). */
+  domain?: string;
 }
 
 /** A running (or stopped) `nats-server`. */
@@ -54,11 +64,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const url = `nats://127.0.0.1:${port}`;
   let child: Deno.ChildProcess | undefined;
 
+  const args = ["-a", "127.0.0.1", "-p", String(port), ...(options.args ?? [])];
+  if (options.config !== undefined) {
+    const config = `${storeDir}/server.conf`;
+    await Deno.writeTextFile(
+      config,
+      options.config.replace(/^(\s*)store_dir:.*$/m, `$1store_dir: ${JSON.stringify(storeDir)}`),
+    );
+    args.push("-c", config);
+  } else args.push("-sd", storeDir);
+  if (options.jetstream) args.unshift("-js");
+  const jetstream = options.jetstream || /^\s*jetstream\s*\{/m.test(options.config ?? "");
   const spawn = async () => {
-    const args = ["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(options.args ?? [])];
-    if (options.jetstream) args.unshift("-js");
     const process = new Deno.Command(NATS_SERVER, {
       args,
+      env: options.env,
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -75,9 +95,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
           timeout: 500,
           ...options.client,
         });
-        if (options.jetstream) {
+        if (jetstream) {
           // JetStream answers once it has loaded its store.
-          await nc.request("$JS.API.INFO", "", { timeout: 500 });
+          const api = options.domain ? `$JS.${options.domain}.API` : "$JS.API";
+          await nc.request(`${api}.INFO`, "", { timeout: 500 });
         }
         await nc.close();
         return true;
@@ -149,4 +170,24 @@ export class Collector<T = Record<string, unknown>> {
     const test = typeof filter === "string" ? (s: string) => s.includes(filter) : filter;
     return this.messages.filter((m) => test(m.subject)).map((m) => m.body);
   }
+}
+
+/**
+ * The fenced block that follows `<!-- file: NAME -->` in the Markdown file
+ * at `path` (relative to the repository): a configuration the docs give,
+ * tested as it is written there.
+ */
+export function docBlock(path: string, name: string): string {
+  const text = Deno.readTextFileSync(new URL(`../${path}`, import.meta.url));
+  const at = text.indexOf(`<!-- file: ${name} -->`);
+  const block = at < 0 ? null : /```[a-z]*\n([\s\S]*?)\n```/.exec(text.slice(at));
+  if (!block) throw new Error(`No block "${name}" in ${path}`);
+  return block[1]! + "\n";
+}
+
+/** `text` with `from` replaced by `to`, which must occur exactly once. */
+export function replaceOnce(text: string, from: string, to: string): string {
+  const parts = text.split(from);
+  if (parts.length !== 2) throw new Error(`Expected ${JSON.stringify(from)} once in:\n${text}`);
+  return parts.join(to);
 }

@@ -1,15 +1,17 @@
 /**
  * NATS end to end, against a real `nats-server` (with and without JetStream):
  * events, status and heartbeats; outages; start-up without a server; remote
- * control with and without the token; the fleet view.
+ * control (no token, error counts, no queue group; refused without NATS
+ * authentication unless --insecure); the fleet view.
  */
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { headers } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Svcm } from "@nats-io/services";
 import { FakeControl, fakeStatus } from "../src/api/fake_control.ts";
-import { EventBus, type SupervisorEvent } from "../src/events.ts";
+import { EventBus } from "../src/events.ts";
+import type { SupervisorEvent } from "../src/types.ts";
 import { FleetClient } from "../src/nats/fleet.ts";
 import { NatsPublisher } from "../src/nats/publisher.ts";
 import {
@@ -212,6 +214,13 @@ Deno.test("nats: an outage loses no queued event and never slows supervision; st
     "--heartbeat-interval",
     "0.2",
     "--nats-control",
+    "--insecure",
+  );
+  await waitFor(
+    () => o.stderr().includes("NATS control is on over a connection without authentication"),
+    {
+      message: "the --insecure warning",
+    },
   );
 
   const upMs = await crashVictim(o.url);
@@ -255,11 +264,11 @@ Deno.test("nats: an outage loses no queued event and never slows supervision; st
     const entry = (await kv.get(`b1.${name}`))!.json<Json>();
     assert.equal(entry.status, "running");
     assert.equal(entry.restarts, now.restarts);
+    // The stream holds events only: statuses live in the KV bucket.
     const jsm = await jetstreamManager(nc);
-    const last = await jsm.streams.getMessage("EDGEVISOR_EVENTS", {
-      last_by_subj: `edgevisor.b1.status.${name}`,
-    });
-    assert.equal(last?.json<Json>().pid, now.pid);
+    const { config, state } = await jsm.streams.info("EDGEVISOR_EVENTS");
+    assert.deepEqual(config.subjects, ["edgevisor.*.events.*"]);
+    assert.equal(state.messages, events.length);
     const heartbeat = await waitFor(() => kv.get("b1._heartbeat"), { message: "KV heartbeat" });
     assert.equal(heartbeat.json<Json>().node, "b1");
 
@@ -281,9 +290,10 @@ Deno.test("nats: an outage loses no queued event and never slows supervision; st
     const fleet = await FleetClient.connect({ url: server.url });
     try {
       const alive = await fleet.nodes();
-      assert.deepEqual(alive.map((n) => [n.node, n.state]), [["b1", "alive"]]);
+      assert.equal(alive.from, "kv");
+      assert.deepEqual(alive.nodes.map((n) => [n.node, n.state]), [["b1", "alive"]]);
       await o.kill();
-      await waitFor(async () => (await fleet.nodes())[0]?.state === "expired", {
+      await waitFor(async () => (await fleet.nodes()).nodes[0]?.state === "expired", {
         timeoutMs: 5000,
         message: "node b1 expired",
       });
@@ -357,7 +367,7 @@ Deno.test("nats: start-up with no server, then a server appears", async () => {
   }
 });
 
-Deno.test("nats: control answers only with the right token; the outbox reports what it dropped", async () => {
+Deno.test("nats: control needs no token, counts its errors, and joins no queue group; the outbox reports what it dropped", async () => {
   await using server = await startNatsServer();
   const control = new FakeControl([fakeStatus("web", { status: "running", pid: 42 })]);
   const events = new EventBus<SupervisorEvent>();
@@ -366,7 +376,6 @@ Deno.test("nats: control answers only with the right token; the outbox reports w
     url: server.url,
     node: "d1",
     control: true,
-    apiToken: "s3cret",
     outboxSize: 3,
     retryMs: 1000,
     heartbeatIntervalMs: 60_000,
@@ -378,26 +387,13 @@ Deno.test("nats: control answers only with the right token; the outbox reports w
     await waitFor(() => lines.some((l) => l.includes("control service")), {
       message: "the control service",
     });
-    const ask = async (endpoint: string, body: unknown, token?: string) => {
-      const h = headers();
-      if (token) h.set("Authorization", `Bearer ${token}`);
+    const ask = async (endpoint: string, body: unknown) => {
       const msg = await nc.request(`edgevisor.d1.control.${endpoint}`, JSON.stringify(body), {
-        headers: h,
         timeout: 5000,
       });
       return { code: msg.headers?.get("Nats-Service-Error-Code") ?? "", body: msg.json<Json>() };
     };
-    const missing = await ask("stop", { name: "web" });
-    assert.deepEqual(missing, {
-      code: "401",
-      body: { ok: false, error: "Missing API token" },
-    });
-    const wrong = await ask("stop", { name: "web" }, "nope");
-    assert.equal(wrong.code, "401");
-    assert.equal(wrong.body.error, "Wrong API token");
-    assert.equal(control.calls.filter((c) => c.method === "stop").length, 0);
-
-    const stopped = await ask("stop", { name: "web", force: true }, "s3cret");
+    const stopped = await ask("stop", { name: "web", force: true });
     assert.equal(stopped.code, "");
     assert.equal(stopped.body.ok, true);
     assert.equal(stopped.body.message, 'Service "web" stopped');
@@ -405,32 +401,53 @@ Deno.test("nats: control answers only with the right token; the outbox reports w
       "web",
       { force: true },
     ]]);
-    const unknown = await ask("status", { name: "nope" }, "s3cret");
-    assert.equal(unknown.code, "404");
-    assert.equal(unknown.body.ok, false);
-    const bad = await ask("logs", { name: "web", lines: -1 }, "s3cret");
+    const unknown = await ask("status", { name: "nope" });
+    assert.deepEqual(unknown, {
+      code: "404",
+      body: { ok: false, error: 'Unknown service "nope"' },
+    });
+    const bad = await ask("logs", { name: "web", lines: -1 });
     assert.equal(bad.code, "400");
-    const list = await ask("list", {}, "s3cret");
+    const notJson = await ask("start", "[1]");
+    assert.equal(notJson.code, "400");
+    const list = await ask("list", {});
     assert.deepEqual(list.body.services.map((s: Json) => s.name), ["web"]);
 
-    // The micro service lists the node.
-    const ping = await nc.request("$SRV.INFO.edgevisor", "", { timeout: 2000 });
-    assert.equal(ping.json<Json>().metadata.node, "d1");
+    // The micro service, as the official client reads it: metadata, no queue group, errors counted.
+    const client = new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).client();
+    const infos = [];
+    for await (const info of await client.info("edgevisor")) infos.push(info);
+    assert.equal(infos.length, 1);
+    assert.equal(infos[0]!.metadata?.node, "d1");
+    assert.deepEqual(
+      infos[0]!.endpoints.map((e) => [e.name, e.subject, e.queue_group ?? ""]),
+      ["list", "status", "start", "stop", "restart", "logs", "health"].map((
+        name,
+      ) => [name, `edgevisor.d1.control.${name}`, ""]),
+    );
+    const pings = [];
+    for await (const ping of await client.ping("edgevisor", infos[0]!.id)) pings.push(ping);
+    assert.equal(pings.length, 1);
+    const stats = [];
+    for await (const s of await client.stats("edgevisor")) stats.push(s);
+    const byName = Object.fromEntries((stats[0]!.endpoints ?? []).map((e) => [e.name, e]));
+    assert.equal(byName.stop!.num_requests, 1);
+    assert.equal(byName.stop!.num_errors, 0);
+    assert.equal(byName.status!.num_errors, 1);
+    assert.equal(byName.status!.last_error, '404:Unknown service "nope"');
+    assert.equal(byName.logs!.num_errors, 1);
+    assert.equal(byName.start!.num_errors, 1);
+    assert.equal(byName.list!.num_errors, 0);
 
-    // Through the CLI: a wrong token is refused.
-    const refused = await runMain([
-      "fleet",
-      "start",
-      "d1/web",
-      "--token",
-      "nope",
-      "--nats",
-      server.url,
-    ]);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /Wrong API token/);
+    // Through the CLI, with no token anywhere.
+    const started = await runMain(["fleet", "start", "d1/web", "--json", "--nats", server.url]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(JSON.parse(started.stdout).ok, true);
+    const missing = await runMain(["fleet", "start", "d1/nope", "--nats", server.url]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Unknown service "nope"/);
 
-    // Outage: 10 events (an event and a status message each) into an outbox of 3.
+    // Outage: 10 events into an outbox of 3; statuses are not queued but sent again after it.
     const collected = new Collector<Json>(nc, "edgevisor.d1.>");
     await nc.flush();
     await server.kill();
@@ -451,20 +468,60 @@ Deno.test("nats: control answers only with the right token; the outbox reports w
     await waitFor(() => collected.bodies(".outbox").length === 1, {
       message: "the dropped-count report",
     });
-    assert.equal(collected.bodies(".outbox")[0].dropped, 17);
-    // Then the last three messages: status after crash 8, event and status of crash 9.
-    await waitFor(() => collected.messages.length >= 4, { message: "the messages kept" });
-    assert.deepEqual(collected.messages.slice(0, 4).map((m) => m.subject), [
+    assert.equal(collected.bodies(".outbox")[0].dropped, 7);
+    // Then the last three events, a heartbeat, and the snapshot.
+    await waitFor(() => collected.bodies(".status.web").length >= 1, { message: "the snapshot" });
+    assert.deepEqual(collected.messages.slice(0, 6).map((m) => m.subject), [
       "edgevisor.d1.outbox",
-      "edgevisor.d1.status.web",
       "edgevisor.d1.events.web",
+      "edgevisor.d1.events.web",
+      "edgevisor.d1.events.web",
+      "edgevisor.d1.heartbeat",
       "edgevisor.d1.status.web",
     ]);
-    assert.deepEqual(collected.bodies(".events.web").map((e) => e.reason), ["crash 9"]);
+    assert.deepEqual(collected.bodies(".events.web").map((e) => e.reason), [
+      "crash 7",
+      "crash 8",
+      "crash 9",
+    ]);
   } finally {
     await publisher.close();
     await nc.close();
   }
+});
+
+Deno.test("nats: --nats-control without NATS authentication is refused (exit 2) unless --insecure", async () => {
+  const refused = await runMain([
+    "run",
+    "--registry",
+    `${ROOT}/registry/example.json`,
+    "--nats",
+    "nats://127.0.0.1:1",
+    "--nats-control",
+  ]);
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.stderr,
+    /refusing --nats-control on a NATS connection without authentication: .* or pass --insecure/,
+  );
+  for (
+    const args of [
+      ["--nats-user", "u", "--nats-pass", "p"],
+      ["--nats-token", "t"],
+    ]
+  ) {
+    // Authenticated: it starts (and is stopped once its API answers).
+    await using o = await startOrchestrator({
+      registry: { services: [] },
+      extraArgs: ["--nats", `nats://127.0.0.1:${freePort()}`, "--nats-control", ...args],
+    });
+    assert.doesNotMatch(o.stderr(), /refusing|warning: NATS control/);
+  }
+  await using url = await startOrchestrator({
+    registry: { services: [] },
+    extraArgs: ["--nats", `nats://u:p@127.0.0.1:${freePort()}`, "--nats-control"],
+  });
+  assert.doesNotMatch(url.stderr(), /refusing|warning: NATS control/);
 });
 
 Deno.test("nats: user and password are sent; a wrong password is refused", async () => {

@@ -91,9 +91,19 @@ Deno.test("a plain run gets the options the full command line gives", async () =
       [["--registry=r.yaml", "--log-dir=/tmp/l", "--state-dir", "/tmp/s"], {}],
       [["--token-file", tokenFile, "--public-read", "--listen", "[::1]:8081"], {}],
       [["--no-memory-trim", "--registry", "a.json", "--registry", "b.json"], {}],
+      [["--no-cgroup"], {}],
       [[], { EDGEVISOR_TOKEN: "from-env", EDGEVISOR_REGISTRY: "/etc/r.json" }],
       [["--token-file", tokenFile], { EDGEVISOR_TOKEN: "from-env" }],
       [[], { INVOCATION_ID: "x", LOGS_DIRECTORY: "/var/log/a:/var/log/b", EDGEVISOR_TOKEN: "" }],
+      [[
+        "--allow-origin",
+        "https://Dash.Example:443",
+        "--allow-origin=http://127.0.0.1:9000",
+        "--allow-host",
+        "Robot1.local",
+        "--max-connections",
+        "64",
+      ], {}],
     ];
     for (const [args, environment] of cases) {
       const env = (name: string) => environment[name] === "" ? undefined : environment[name];
@@ -122,6 +132,9 @@ Deno.test("anything but a plain run is left to the full command line", () => {
       ["run", "--registry", "--insecure"],
       ["run", "--listen", "8080"],
       ["run", "--insecure=yes"],
+      ["run", "--allow-origin", "https://x/path"],
+      ["run", "--allow-host", "robot:8080"],
+      ["run", "--max-connections", "2"],
       ["help", "run"],
       ["ls"],
       [],

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { StateEvent } from "../src/events.ts";
+import type { StateEvent } from "../src/types.ts";
 import { parseRegistry } from "../src/registry/load.ts";
 import { Supervisor } from "../src/supervisor/supervisor.ts";
 import type { ServiceStatus } from "../src/types.ts";

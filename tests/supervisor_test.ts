@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ConflictError, NotFoundError, SpawnError } from "../src/errors.ts";
-import { parseStatRow } from "../src/supervisor/metrics.ts";
+import { parseProcStat } from "../src/supervisor/proc_stat.ts";
 import {
   assertAtLeast,
   assertBelow,
@@ -236,9 +236,12 @@ Deno.test("Supervisor captures stdout and stderr, including the last line before
       let atExit: { stdout: string; stderr: string } | undefined;
       sup.events.subscribe((e) => {
         if (e.service === "talker" && e.to === "exited") {
+          // Each line begins with its arrival time (log.timestamps); the text follows.
+          const text = (file: string) =>
+            Deno.readTextFileSync(file).replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /gm, "");
           atExit = {
-            stdout: Deno.readTextFileSync(`${logDir}/talker.stdout.log`),
-            stderr: Deno.readTextFileSync(`${logDir}/talker.stderr.log`),
+            stdout: text(`${logDir}/talker.stdout.log`),
+            stderr: text(`${logDir}/talker.stderr.log`),
           };
         }
       });
@@ -429,7 +432,7 @@ Deno.test("Supervisor spawns each service as the leader of a session and group o
       const pid = s.pid!;
       // setsid makes the session, then execs the command in place: wait for both.
       await waitFor(async () => {
-        const row = parseStatRow(await Deno.readTextFile(`/proc/${pid}/stat`));
+        const row = parseProcStat(await Deno.readTextFile(`/proc/${pid}/stat`));
         return row?.pgrp === pid && row.session === pid &&
           (await Deno.readTextFile(`/proc/${pid}/comm`)).trim() === "sleep";
       }, { message: "the service's pid is sleep, leading its own group and session" });

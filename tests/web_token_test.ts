@@ -1,24 +1,23 @@
 /**
  * The `/services` page in headless Chromium against an `edgevisor run` whose
  * API needs the token for reads too (a non-loopback `--listen`): the page
- * asks for the token once, keeps it in `sessionStorage`, and sends it as a
- * header on every request, event streams included; never in a URL.
+ * asks for the token in a form with a password field (no `window.prompt`),
+ * asks again when the token is refused, keeps it in `sessionStorage`, and
+ * sends it as a header on every request, event streams included; never in
+ * a URL. On loopback, reads are open: the form comes with the first change.
  *
  * Skipped, with a message, when `/usr/bin/chromium` is missing.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
-import { exists, FAST, freePort, startOrchestrator, uniqueSeconds, waitFor } from "./harness.ts";
+import type { Page } from "playwright-core";
+import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "./browser.ts";
+import { FAST, freePort, ROOT, startOrchestrator, uniqueSeconds, waitFor } from "./harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = exists(CHROMIUM);
 const TOKEN = "page-token-0c9e4b1d";
 
-if (!HAVE_CHROMIUM) {
-  console.warn(`web_token_test.ts: skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
-}
+warnIfNoChromium("web_token_test.ts");
 
 async function pidOf(url: string, name: string): Promise<number | null> {
   const res = await fetch(`${url}/api/services/status/${name}`, {
@@ -29,11 +28,30 @@ async function pidOf(url: string, name: string): Promise<number | null> {
 }
 
 function pidOnPage(page: Page, name: string): Promise<string | null> {
-  return page.locator(`article.card[data-name="${name}"] dt:text-is("PID") + dd`).textContent();
+  return page.locator(`tr[data-name="${name}"] .c-pid`).textContent();
+}
+
+/**
+ * Type `token` into the token form (which must be open or opening) and
+ * submit it with Enter; then wait until the form is gone, or, for a token
+ * the orchestrator refuses (`refused`), until it asks again.
+ */
+async function giveToken(page: Page, token: string, refused = false): Promise<void> {
+  const input = page.locator("#token-dialog #token-input");
+  await input.waitFor({ timeout: 10_000 });
+  assert.equal(await input.getAttribute("type"), "password");
+  await input.fill(token);
+  await input.press("Enter");
+  if (refused) {
+    await page.locator("#token-why", { hasText: "refused" }).waitFor({ timeout: 10_000 });
+    assert.equal(await input.inputValue(), "", "the form empty again");
+  } else {
+    await page.locator("#token-dialog").waitFor({ state: "hidden", timeout: 5000 });
+  }
 }
 
 Deno.test({
-  name: "web page: asks for the token on 401 and sends it as a header, event streams included",
+  name: "web page: asks for the token in a form on 401 and sends it as a header, streams included",
   ignore: !HAVE_CHROMIUM,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -69,18 +87,15 @@ Deno.test({
     await open.body?.cancel();
     assert.equal(open.status, 401);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const pageErrors: string[] = [];
       page.on("pageerror", (err) => pageErrors.push(err.message));
-      const prompts: string[] = [];
+      const dialogs: string[] = [];
       page.on("dialog", (dialog) => {
-        prompts.push(dialog.type());
-        void dialog.accept(TOKEN);
+        dialogs.push(dialog.type());
+        void dialog.dismiss();
       });
       const sent: { url: string; method: string; authorization?: string }[] = [];
       page.on("request", (r) => {
@@ -92,13 +107,15 @@ Deno.test({
       });
 
       await page.goto(`${orch.url}/services`);
+      // A wrong token first: refused, and asked again.
+      await giveToken(page, "not-the-token", true);
+      await Deno.mkdir(`${ROOT}/tests/artifacts`, { recursive: true });
+      await page.screenshot({ path: `${ROOT}/tests/artifacts/token_form.png` });
+      await giveToken(page, TOKEN);
       await page.waitForSelector("body[data-ready='1']", { timeout: 15_000 });
-      assert.deepEqual(prompts, ["prompt"], "asked for the token once");
       await waitFor(
         async () => (await pidOnPage(page, "web")) === String(await pidOf(orch.url, "web")),
-        {
-          message: "the pid of web on the page",
-        },
+        { message: "the pid of web on the page" },
       );
       assert.equal(
         await page.evaluate(() => sessionStorage.getItem("edgevisor-token")),
@@ -107,7 +124,8 @@ Deno.test({
       const stream = sent.filter((s) => s.url.endsWith("/api/services/events"));
       assert.ok(stream.some((s) => s.authorization === `Bearer ${TOKEN}`), "events with the token");
 
-      // A change: sent with the token, no second prompt.
+      // A change from the detail panel: sent with the token, not asked again.
+      await page.locator('tr[data-name="web"] th.name a').click();
       const before = await pidOf(orch.url, "web");
       await page.getByRole("button", { name: "Restart web", exact: true }).click();
       await waitFor(async () => {
@@ -118,18 +136,21 @@ Deno.test({
       assert.equal(restart?.authorization, `Bearer ${TOKEN}`);
 
       // Followed logs (an event stream read with fetch).
-      await page.getByRole("button", { name: "Logs of chatty", exact: true }).click();
+      await page.locator('tr[data-name="chatty"] th.name a').click();
       await waitFor(
         async () =>
           /hello from chatty/.test((await page.locator("#log-lines").textContent()) ?? ""),
         { message: "chatty's log on the page" },
       );
+      const follow = sent.find((s) => s.url.includes("/logs/chatty") && s.url.includes("follow"));
+      assert.equal(follow?.authorization, `Bearer ${TOKEN}`);
 
-      assert.deepEqual(prompts, ["prompt"]);
+      assert.equal(await page.locator("#token-dialog").isHidden(), true, "not asked again");
+      assert.deepEqual(dialogs, [], "no window.prompt, alert or confirm");
       for (const s of sent) assert.ok(!s.url.includes(TOKEN), `the token in a URL: ${s.url}`);
       assert.deepEqual(pageErrors, []);
 
-      // On loopback, reads are open: no prompt until a change answers 401, then one.
+      // On loopback, reads are open: no form until a change answers 401, then once.
       await using local = await startOrchestrator({
         registry: { services: [{ ...FAST, name: "web", cmd: "sleep", args: [String(secs)] }] },
         env: { EDGEVISOR_TOKEN: TOKEN },
@@ -137,21 +158,27 @@ Deno.test({
       const fresh = await browser.newPage(); // a new context: empty sessionStorage
       const freshErrors: string[] = [];
       fresh.on("pageerror", (err) => freshErrors.push(err.message));
-      const asked: string[] = [];
-      fresh.on("dialog", (dialog) => {
-        asked.push(dialog.type());
-        void dialog.accept(TOKEN);
-      });
-      await fresh.goto(`${local.url}/services`);
+      await fresh.goto(`${local.url}/services#web`);
       await fresh.waitForSelector("body[data-ready='1']", { timeout: 15_000 });
-      assert.deepEqual(asked, []);
+      await fresh.locator("#detail").waitFor({ timeout: 5000 });
+      assert.equal(await fresh.locator("#token-dialog").count(), 0, "not asked for reads");
       const old = await pidOf(local.url, "web");
       await fresh.getByRole("button", { name: "Restart web", exact: true }).click();
+      await giveToken(fresh, TOKEN);
       await waitFor(async () => {
         const pid = await pidOf(local.url, "web");
         return pid !== null && pid !== old;
       }, { message: "web restarted after the token was given" });
-      assert.deepEqual(asked, ["prompt"]);
+      // Cancelled, the form stays away and the page says what is missing.
+      await fresh.evaluate(() => sessionStorage.removeItem("edgevisor-token"));
+      await fresh.getByRole("button", { name: "Restart web", exact: true }).click();
+      await fresh.locator("#token-dialog").waitFor({ timeout: 5000 });
+      await fresh.getByRole("button", { name: "Cancel", exact: true }).click();
+      await waitFor(
+        async () =>
+          /401|token/i.test((await fresh.locator("#detail .msg.error").textContent()) ?? ""),
+        { message: "the refusal shown in the panel" },
+      );
       assert.deepEqual(freshErrors, []);
       await local.stop();
     } finally {

@@ -1,7 +1,25 @@
 import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
-import { ConflictError, SpawnError } from "../errors.ts";
+import {
+  BadRequestError,
+  ConflictError,
+  EdgevisorError,
+  type ErrorKind,
+  ForbiddenError,
+  MethodNotAllowedError,
+  NotFoundError,
+  NotImplementedError,
+  RegistryError,
+  SpawnError,
+  TooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+} from "../errors.ts";
+import type { ServiceHistory } from "../types.ts";
+import { checkedRequest } from "./answer_check.ts";
 import { createApp } from "./app.ts";
+import { STATUS_OF_KIND } from "./error_status.ts";
 import { FakeControl, fakeStatus } from "./fake_control.ts";
 
 function setup() {
@@ -15,14 +33,17 @@ function setup() {
   return { control, app, logged };
 }
 
+/** One request through the app, its answer checked against the OpenAPI document. */
 async function call(
   app: ReturnType<typeof createApp>,
   method: string,
   path: string,
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const res = await app.request(path, { method });
-  const body = method === "HEAD" ? {} : await res.json();
-  return { status: res.status, body, headers: res.headers };
+  body?: string,
+  // deno-lint-ignore no-explicit-any
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers = body === undefined ? undefined : { "content-type": "application/json" };
+  const answer = await checkedRequest(app, method, path, { body, headers });
+  return { status: answer.status, body: answer.body ?? {}, headers: answer.headers };
 }
 
 Deno.test("createApp() GET /api/services/list returns every service", async () => {
@@ -234,9 +255,6 @@ Deno.test("createApp() maps ConflictError to 409 and SpawnError to 422", async (
   res = await call(app, "POST", "/api/services/start/worker");
   assert.equal(res.status, 422);
   assert.equal(res.body.error, 'Cannot start service "worker": command not found');
-  control.failWith(new ConflictError("busy"));
-  res = await call(app, "GET", "/api/services/list");
-  assert.equal(res.status, 409);
 });
 
 Deno.test("createApp() keeps the status of an HTTPException", async () => {
@@ -247,14 +265,70 @@ Deno.test("createApp() keeps the status of an HTTPException", async () => {
   assert.deepEqual(res.body, { ok: false, error: "Shutting down" });
 });
 
-Deno.test("createApp() answers 500 to an unexpected error and logs it once", async () => {
-  const { app, control, logged } = setup();
-  control.failWith(new Error("disk on fire"));
-  const res = await call(app, "GET", "/api/services/status/api");
-  assert.equal(res.status, 500);
-  assert.deepEqual(res.body, { ok: false, error: "disk on fire" });
-  assert.equal(logged.length, 1);
-  assert.match(logged[0] ?? "", /GET \/api\/services\/status\/api failed: Error: disk on fire/);
+Deno.test("createApp() answers 500 Internal error to an unexpected error and logs its cause once", async () => {
+  for (const error of [new Error("disk on fire"), new EdgevisorError("disk on fire")]) {
+    const { app, control, logged } = setup();
+    control.failWith(error);
+    const res = await call(app, "GET", "/api/services/status/api");
+    assert.equal(res.status, 500);
+    assert.deepEqual(res.body, { ok: false, error: "Internal error" });
+    assert.equal(logged.length, 1);
+    assert.match(
+      logged[0] ?? "",
+      new RegExp(`^api: GET /api/services/status/api failed: ${error.name}: disk on fire`),
+    );
+  }
+});
+
+Deno.test("createApp() answers each kind of error with its status, once for all", async () => {
+  const errors: [ErrorKind, EdgevisorError][] = [
+    ["invalid", new BadRequestError("bad")],
+    ["unauthorized", new UnauthorizedError("who")],
+    ["forbidden", new ForbiddenError("no")],
+    ["not_found", new NotFoundError("gone")],
+    ["method_not_allowed", new MethodNotAllowedError("not so", ["POST"])],
+    ["conflict", new ConflictError("busy")],
+    ["too_large", new TooLargeError("big")],
+    ["unsupported_media_type", new UnsupportedMediaTypeError("form")],
+    ["unprocessable", new SpawnError("cannot spawn")],
+    ["not_implemented", new NotImplementedError("not here")],
+    ["unavailable", new UnavailableError("later")],
+  ];
+  assert.deepEqual(
+    errors.map(([kind]) => kind).sort(),
+    (Object.keys(STATUS_OF_KIND) as ErrorKind[]).filter((k) => k !== "internal").sort(),
+  );
+  for (const [kind, error] of errors) {
+    const { app, control, logged } = setup();
+    assert.equal(error.kind, kind);
+    control.failWith(error);
+    const res = await app.request("/api/services/status/api");
+    assert.equal(res.status, STATUS_OF_KIND[kind], kind);
+    assert.deepEqual(await res.json(), { ok: false, error: error.message });
+    assert.deepEqual(logged, [], kind);
+    if (kind === "unauthorized") assert.match(res.headers.get("www-authenticate")!, /^Bearer/);
+    if (kind === "method_not_allowed") assert.equal(res.headers.get("allow"), "POST");
+  }
+});
+
+Deno.test("createApp() answers 405 with Allow on every path of the table", async () => {
+  const { app, control } = setup();
+  const cases: [string, string, string][] = [
+    ["POST", "/api/services/events", "GET, HEAD"],
+    ["PUT", "/api/services/reload", "POST"],
+    ["GET", "/api/services", "POST"],
+    ["GET", "/api/services/web", "PUT, DELETE"],
+    ["POST", "/api/services/start", "PUT, DELETE"],
+    ["DELETE", "/api/openapi.json", "GET, HEAD"],
+    ["POST", "/metrics", "GET, HEAD"],
+    ["PUT", "/api/services/history/x", "GET, HEAD"],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await call(app, method, path);
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+  }
+  assert.deepEqual(control.calls, []);
 });
 
 Deno.test("createApp() answers 405 with Allow for a wrong method", async () => {
@@ -283,7 +357,6 @@ Deno.test("createApp() answers 404 to an unknown route", async () => {
     const path of [
       "/nope",
       "/api/nope",
-      "/api/services/start",
       "/api/services/status/a/b",
       "/api/services/list/",
     ]
@@ -291,5 +364,182 @@ Deno.test("createApp() answers 404 to an unknown route", async () => {
     const res = await call(app, "GET", path);
     assert.equal(res.status, 404, path);
     assert.deepEqual(res.body, { ok: false, error: `Not found: GET ${path}` });
+  }
+});
+
+Deno.test("POST /api/services/reload answers the diff", async () => {
+  const { app, control } = setup();
+  control.reloadResult = { added: ["x"], removed: [], changed: ["api"], untouched: [] };
+  const res = await call(app, "POST", "/api/services/reload");
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {
+    ok: true,
+    message: "Registry reloaded",
+    added: ["x"],
+    removed: [],
+    changed: ["api"],
+    untouched: [],
+  });
+});
+
+Deno.test("POST /api/services/reload answers 400 with every problem of an invalid registry", async () => {
+  const { app, control } = setup();
+  const problems = [{ path: "services[0].cmd", message: "required" }, {
+    path: "services[1].name",
+    message: "bad",
+  }];
+  control.failWith(new RegistryError("r.json", problems));
+  const res = await call(app, "POST", "/api/services/reload");
+  assert.equal(res.status, 400);
+  assert.equal(res.body.ok, false);
+  assert.deepEqual(res.body.problems, problems);
+  assert.match(res.body.error, /^Invalid registry "r.json":/);
+});
+
+Deno.test("POST /api/services adds (201); a taken name is 409; bad JSON is 400", async () => {
+  const { app, control } = setup();
+  const added = await call(app, "POST", "/api/services", '{"name": "new", "cmd": "x"}');
+  assert.equal(added.status, 201);
+  assert.equal(added.body.message, 'Service "new" added');
+  assert.equal(added.body.name, "new");
+  assert.deepEqual(control.calls.at(-1), {
+    method: "addService",
+    args: [{ name: "new", cmd: "x" }],
+  });
+  assert.equal((await call(app, "POST", "/api/services", '{"name": "new"}')).status, 409);
+  const bad = await call(app, "POST", "/api/services", "{nope");
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /^Invalid JSON body: /);
+  const wrong = await call(app, "GET", "/api/services");
+  assert.equal(wrong.status, 405);
+});
+
+Deno.test("PUT and DELETE /api/services/{name} check the name", async () => {
+  const { app, control } = setup();
+  const put = await call(app, "PUT", "/api/services/api", '{"cmd": "y"}');
+  assert.equal(put.status, 200);
+  assert.equal(put.body.message, 'Service "api" replaced');
+  assert.deepEqual(control.calls.at(-1), { method: "replaceService", args: ["api", { cmd: "y" }] });
+  assert.equal((await call(app, "PUT", "/api/services/nope", "{}")).status, 404);
+  assert.equal((await call(app, "PUT", "/api/services/..%2Fx", "{}")).status, 400);
+  const del = await call(app, "DELETE", "/api/services/api");
+  assert.deepEqual(del.body, { ok: true, message: 'Service "api" removed', name: "api" });
+  assert.equal((await call(app, "DELETE", "/api/services/api")).status, 404);
+});
+
+Deno.test("PUT and DELETE on fixed paths are wrong methods, not service names", async () => {
+  const { app, control } = setup();
+  for (const path of ["/api/services/list", "/api/services/reload"]) {
+    for (const method of ["PUT", "DELETE"]) {
+      const res = await call(app, method, path, "{}");
+      assert.equal(res.status, 405, `${method} ${path}`);
+    }
+  }
+  assert.deepEqual(control.calls, []);
+});
+
+Deno.test("POST and PUT /api/services answer 400 to a body nested too deeply, before the control sees it", async () => {
+  const { app, control } = setup();
+  const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+  for (const [method, path] of [["POST", "/api/services"], ["PUT", "/api/services/api"]]) {
+    for (const depth of [65, 100_000]) {
+      const res = await call(app, method!, path!, nested(depth));
+      assert.equal(res.status, 400, `${method} ${path} ${depth}`);
+      assert.deepEqual(res.body, {
+        ok: false,
+        error: "Invalid JSON body: nested more than 64 levels deep",
+      });
+    }
+  }
+  assert.deepEqual(control.calls.filter((c) => c.method !== "list"), []);
+  // 64 levels are read, and left to validation.
+  await call(app, "POST", "/api/services", nested(64));
+  assert.deepEqual(control.calls.map((c) => c.method), ["addService"]);
+});
+
+Deno.test("GET /api/services/history/{name} answers the control's history, 501 without one", async () => {
+  const { app, control } = setup();
+  let res = await call(app, "GET", "/api/services/history/api");
+  assert.equal(res.status, 501);
+  assert.deepEqual(res.body, { ok: false, error: "History is not available here" });
+  assert.equal((await call(app, "GET", "/api/services/history/nope")).status, 404);
+  assert.equal((await call(app, "GET", "/api/services/history/..%2Fx")).status, 400);
+
+  const history: ServiceHistory = {
+    events: [
+      {
+        at: "2026-12-02T10:00:00.000Z",
+        type: "state",
+        from: "starting",
+        to: "running",
+        reason: null,
+        pid: 1234,
+      },
+      { at: "2026-12-02T10:05:00.000Z", type: "exit", pid: 1234, code: 1, signal: null },
+      {
+        at: "2026-12-02T10:06:00.000Z",
+        type: "health",
+        role: "liveness",
+        from: "healthy",
+        to: "unhealthy",
+        message: "timed out after 2s",
+      },
+      { at: "2026-12-02T10:07:00.000Z", type: "action", action: "restart" },
+    ],
+    series: {
+      step: 10,
+      end: "2026-12-02T10:07:10.000Z",
+      cpu_percent: [0.5, null],
+      memory_rss_bytes: [12345678, null],
+    },
+  };
+  Object.assign(control, {
+    history: (name: string) => (control.status(name), history),
+  });
+  res = await call(app, "GET", "/api/services/history/api");
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { ok: true, name: "api", ...history });
+});
+
+Deno.test("GET logs?since= answers 501 from a control without log times, and passes it on to one with them", async () => {
+  const { app, control } = setup();
+  let res = await call(app, "GET", "/api/services/logs/api?since=10m");
+  assert.equal(res.status, 501);
+  assert.deepEqual(control.calls, []);
+  res = await call(app, "GET", "/api/services/logs/api?since=yesterday");
+  assert.equal(res.status, 400);
+  assert.equal(
+    res.body.error,
+    'Invalid "since": expected an ISO 8601 time or a duration such as 90s, 10m or 2h; got "yesterday"',
+  );
+
+  const merged = [
+    { at: "2026-12-02T10:00:00.001Z", marker: "start", text: "started (pid 1234)" },
+    { at: "2026-12-02T10:00:00.123Z", stream: "stdout", line: "o3" },
+    { at: null, stream: "stderr", line: "e2" },
+  ] as const;
+  let asked: unknown;
+  Object.assign(control, {
+    logTimes: true,
+    logs: (name: string, _lines: number, _stream: string, options: unknown) => {
+      asked = options;
+      return Promise.resolve({ name, stdout: ["o3"], stderr: ["e2"], merged: [...merged] });
+    },
+  });
+  const before = Date.now();
+  res = await call(app, "GET", "/api/services/logs/api?since=90s&lines=1");
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.merged, merged);
+  const sinceMs = (asked as { sinceMs: number }).sinceMs;
+  assert.ok(sinceMs >= before - 90_000 && sinceMs <= Date.now() - 90_000, String(sinceMs));
+  res = await call(app, "GET", "/api/services/logs/api?since=2026-12-02T10:00:00Z");
+  assert.deepEqual(asked, { sinceMs: Date.parse("2026-12-02T10:00:00Z") });
+});
+
+Deno.test("createApp() answers HEAD of a GET route with its status and no body", async () => {
+  const { app } = setup();
+  for (const [path, status] of [["/api/services/list", 200], ["/api/services/status/no", 404]]) {
+    const res = await call(app, "HEAD", path as string);
+    assert.equal(res.status, status, path as string);
   }
 });

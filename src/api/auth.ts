@@ -12,14 +12,15 @@
  *   is static and holds no data: it is always served, and asks for the
  *   token when the API answers 401.
  * - A missing or wrong token answers 401 `{"ok": false, "error": ...}` with
- *   `WWW-Authenticate: Bearer`. Tokens are compared in constant time (both
+ *   `WWW-Authenticate: Bearer` (an `UnauthorizedError`, answered by the app). Tokens are compared in constant time (both
  *   sides hashed with SHA-256 first, so that not even the length leaks).
  *
  * @module
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { ErrorBody } from "./wire.ts";
+import { TooLargeError, UnauthorizedError } from "../errors.ts";
+import { tooLarge } from "./http_parser.ts";
 
 /** Largest request body the API reads, in bytes; a larger one answers 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -42,7 +43,10 @@ export interface AuthOptions {
   publicRead?: boolean;
 }
 
-/** An API token that cannot be used; `exitCode` is 2 for an empty file, 1 for an unreadable one. */
+/**
+ * An API token that cannot be used; `exitCode` is 1 for an unreadable file,
+ * 2 for an empty one or a token that could never match.
+ */
 export class TokenFileError extends Error {
   /** Exit code of `edgevisor run`. */
   readonly exitCode: 1 | 2;
@@ -57,8 +61,9 @@ export class TokenFileError extends Error {
 /**
  * Read the API token from `path`: the whole file without one trailing
  * newline (`\n` or `\r\n`). Throws `TokenFileError` (exit code 1) when the
- * file cannot be read, and (exit code 2) when it is empty or holds a line
- * break inside. The token never appears in a message.
+ * file cannot be read, and (exit code 2) when it is empty, holds a line
+ * break inside, or fails {@linkcode checkToken}. The token never appears in
+ * a message.
  */
 export function readTokenFile(path: string): string {
   let text: string;
@@ -78,6 +83,25 @@ export function readTokenFile(path: string): string {
   if (/[\r\n]/.test(token)) {
     throw new TokenFileError(
       `The token file ${JSON.stringify(path)} holds more than one line; expected the token alone`,
+      2,
+    );
+  }
+  return checkToken(token, JSON.stringify(path));
+}
+
+/**
+ * `token`, when a request can carry it: `Authorization: Bearer <token>` takes
+ * one run of characters without whitespace, so a token holding a space, a
+ * tab or any other whitespace or control character could never match.
+ * `source` names where it came from in the message (a quoted file name, or
+ * `EDGEVISOR_TOKEN`), which never shows the token.
+ *
+ * @throws {TokenFileError} (exit code 2) for such a token.
+ */
+export function checkToken(token: string, source: string): string {
+  if (/[\s\p{Cc}]/u.test(token)) {
+    throw new TokenFileError(
+      `The API token from ${source} holds whitespace or control characters; use printable characters without spaces`,
       2,
     );
   }
@@ -148,7 +172,7 @@ async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
-/** The middleware that answers 401 to a request without the token it needs. */
+/** The middleware that refuses (`UnauthorizedError`, 401) a request without the token it needs. */
 export function authMiddleware(options: AuthOptions): MiddlewareHandler {
   const { token } = options;
   const publicRead = options.publicRead ?? true;
@@ -158,26 +182,20 @@ export function authMiddleware(options: AuthOptions): MiddlewareHandler {
     if (read && (publicRead || ALWAYS_OPEN.has(c.req.path))) return await next();
     const header = c.req.header("Authorization");
     if (await bearerMatches(header, token)) return await next();
-    const error = header === undefined
-      ? `Missing API token: send "Authorization: Bearer <token>"`
-      : "Wrong API token";
-    return c.json({ ok: false, error } satisfies ErrorBody, 401, {
-      "WWW-Authenticate": 'Bearer realm="edgevisor"',
-    });
+    throw new UnauthorizedError(
+      header === undefined
+        ? `Missing API token: send "Authorization: Bearer <token>"`
+        : "Wrong API token",
+    );
   };
 }
 
-/** The middleware that answers 413 to a request body over `maxBytes`. */
+/** The middleware that refuses (`TooLargeError`, 413) a request body over `maxBytes`. */
 export function bodyLimitMiddleware(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
-    onError: (c) =>
-      c.json(
-        {
-          ok: false,
-          error: `Request body too large: the limit is ${maxBytes} bytes`,
-        } satisfies ErrorBody,
-        413,
-      ),
+    onError: () => {
+      throw new TooLargeError(tooLarge(maxBytes));
+    },
   });
 }

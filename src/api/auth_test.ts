@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import {
   bearerMatches,
+  checkToken,
   isLoopback,
   MAX_BODY_BYTES,
   planAccess,
@@ -47,6 +48,7 @@ Deno.test("authMiddleware() answers 401 with WWW-Authenticate to changes without
   for (const [method, path, body] of MUTATING) {
     for (const authorization of [undefined, "Bearer wrong", `Basic ${TOKEN}`, TOKEN, "Bearer "]) {
       const headers: Record<string, string> = authorization ? { authorization } : {};
+      if (body !== undefined) headers["content-type"] = "application/json";
       const res = await app.request(path, { method, body, headers });
       assert.equal(res.status, 401, `${method} ${path} with ${authorization}`);
       assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
@@ -174,8 +176,8 @@ Deno.test("readTokenFile() trims one newline; empty is exit 2, unreadable exit 1
   try {
     await Deno.writeTextFile(`${dir}/t`, "abc\n");
     assert.equal(readTokenFile(`${dir}/t`), "abc");
-    await Deno.writeTextFile(`${dir}/t`, "abc \r\n");
-    assert.equal(readTokenFile(`${dir}/t`), "abc ");
+    await Deno.writeTextFile(`${dir}/t`, "abc\r\n");
+    assert.equal(readTokenFile(`${dir}/t`), "abc");
     await Deno.writeTextFile(`${dir}/t`, "\n");
     assert.throws(() => readTokenFile(`${dir}/t`), (e) => {
       return e instanceof TokenFileError && e.exitCode === 2 && /is empty/.test(e.message);
@@ -189,5 +191,56 @@ Deno.test("readTokenFile() trims one newline; empty is exit 2, unreadable exit 1
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readTokenFile() and checkToken() refuse whitespace and control characters (exit 2), never showing the token", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/t`;
+    for (
+      const token of [
+        "abc ",
+        " abc",
+        "a b",
+        "a\tb",
+        "a\u00a0b",
+        "a\u2028b",
+        "a\u0000b",
+        "a\u007fb",
+        "a\u0085b",
+      ]
+    ) {
+      await Deno.writeTextFile(path, token + "\n");
+      assert.throws(() => readTokenFile(path), (e) => {
+        return e instanceof TokenFileError && e.exitCode === 2 &&
+          e.message ===
+            `The API token from ${
+              JSON.stringify(path)
+            } holds whitespace or control characters; use printable characters without spaces`;
+      }, JSON.stringify(token));
+      assert.throws(() => checkToken(token, "EDGEVISOR_TOKEN"), (e) => {
+        return e instanceof TokenFileError && e.exitCode === 2 &&
+          e.message.startsWith("The API token from EDGEVISOR_TOKEN holds whitespace") &&
+          !e.message.includes(token);
+      }, JSON.stringify(token));
+    }
+    for (const token of ["s3cret-token", "a.b_c~d+e/f=", "tökén", "\u{1F511}"]) {
+      assert.equal(checkToken(token, "EDGEVISOR_TOKEN"), token);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkToken() refuses the tokens with whitespace, which bearerMatches() never matches", async () => {
+  for (const token of ["abc", "a b", "a\tb", "ab ", "a\u00a0b", "a\u3000b", "tökén", "a.b~c"]) {
+    let accepted = true;
+    try {
+      checkToken(token, "EDGEVISOR_TOKEN");
+    } catch {
+      accepted = false;
+    }
+    assert.equal(accepted, await bearerMatches(`Bearer ${token}`, token), JSON.stringify(token));
   }
 });

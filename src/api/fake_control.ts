@@ -5,7 +5,8 @@
  * @module
  */
 import { BadRequestError, ConflictError, NotFoundError } from "../errors.ts";
-import { EventBus, type SupervisorEvent } from "../events.ts";
+import type { SupervisorEvent } from "../types.ts";
+import { EventBus } from "../events.ts";
 import {
   type FollowOptions,
   type HealthInfo,
@@ -177,9 +178,12 @@ export class FakeControl implements ServiceControl {
     return { version: "0.0.0-fake", uptime: 42, pid: 4242, services };
   }
 
+  /** Subscriptions made by `watch` so far (the app makes one for its metrics; not in `calls`). */
+  watchCount = 0;
+
   /** Snapshot, then the events of `events`. */
   watch(listener: (event: SupervisorEvent) => void): Watch {
-    this.#record("watch", []);
+    this.watchCount++;
     return this.events.subscribeWithSnapshot(
       () => [...this.#services.values()].map((s) => ({ ...s })),
       listener,

@@ -4,12 +4,18 @@
  * orchestrator itself, so it works offline and from the compiled binary.
  * `/` redirects to it.
  *
+ * The script is written in TypeScript under `src/web/` and bundled into
+ * `page_bundle.ts` by `deno task page`; the style is `page_style.ts`. The
+ * Content-Security-Policy allows nothing but these two (by their hashes)
+ * and requests to this origin.
+ *
  * @module
  */
 import type { Hono } from "hono";
 import { compress } from "hono/compress";
-import { PAGE_SCRIPT } from "./page_script.ts";
+import { PAGE_SCRIPT } from "./page_bundle.ts";
 import { PAGE_CSS } from "./page_style.ts";
+import { pathOf } from "./paths.ts";
 
 /** The HTML of the page. */
 export const PAGE_HTML = `<!doctype html>
@@ -23,30 +29,35 @@ export const PAGE_HTML = `<!doctype html>
 <style>${PAGE_CSS}</style>
 </head>
 <body>
-<header>
-  <h1>Services</h1>
-  <span id="conn" role="status" aria-live="polite"></span>
-  <span class="spacer"></span>
-  <a href="/api/openapi.json">API (OpenAPI)</a>
+<header class="top">
+  <div class="bar">
+    <h1>Services</h1>
+    <span id="conn" role="status">connecting…</span>
+    <span class="spacer"></span>
+    <a href="${pathOf("openapi")}">API (OpenAPI)</a>
+  </div>
+  <div class="bar">
+    <div id="summary" role="group" aria-label="Show only the services in one state"></div>
+    <span class="spacer"></span>
+    <input type="search" id="filter" placeholder="Filter: name or reason  ( / )" aria-label="Filter the services by name or reason" autocomplete="off" spellcheck="false">
+    <span id="shown" role="status"></span>
+  </div>
 </header>
-<p id="banner" role="alert" hidden>Disconnected from the orchestrator; reconnecting…</p>
+<div id="banner" role="alert" hidden><span id="banner-text"></span> <button type="button" id="banner-token" hidden>Enter the token</button></div>
 <main>
-  <div id="services" class="grid"></div>
-  <section id="logs" hidden aria-labelledby="logs-title">
-    <div class="logbar">
-      <h2 id="logs-title">Logs</h2>
-      <label>Stream <select id="log-stream">
-        <option value="both">both</option><option value="stdout">stdout</option><option value="stderr">stderr</option>
-      </select></label>
-      <label><input type="checkbox" id="log-follow" checked> Follow</label>
-      <input type="search" id="log-search" placeholder="Search loaded lines" aria-label="Search loaded lines">
-      <span id="log-info" role="status"></span>
-      <button type="button" id="log-close">Close</button>
-    </div>
-    <div id="log-paused" hidden><button type="button" id="log-resume"></button></div>
-    <div id="log-lines" tabindex="0" role="log" aria-label="Log lines"></div>
-  </section>
+<table id="services">
+<caption class="visually-hidden">Services, problems first</caption>
+<thead><tr>
+<th scope="col">Service</th><th scope="col" class="c-st">State</th><th scope="col" class="c-hl">Health</th>
+<th scope="col" class="num c-pid">PID</th><th scope="col" class="num c-up">Uptime</th>
+<th scope="col" class="num c-rs" title="restarts / crashes">Restarts</th>
+<th scope="col" class="num c-cpu">CPU</th><th scope="col" class="num c-rss">RSS</th>
+<th scope="col" class="c-why">Reason</th>
+</tr></thead>
+<tbody id="rows"></tbody>
+</table>
 </main>
+<aside id="detail" hidden aria-labelledby="detail-title"></aside>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { FakeControl, fakeStatus } from "./fake_control.ts";
 import { openApiDocument } from "./openapi.ts";
 import { PAGE_HTML } from "./page.ts";
+import { PAGE_SCRIPT } from "./page_bundle.ts";
 import {
   actionBodySchema,
   listBodySchema,
@@ -33,11 +34,25 @@ Deno.test("mountPage() serves /services with a strict CSP, and / redirects there
   assert.equal(text, PAGE_HTML);
 });
 
-Deno.test("PAGE_HTML loads nothing from elsewhere", () => {
+Deno.test("PAGE_HTML loads nothing from elsewhere, and inlines the bundled script whole", () => {
   // No URL with a scheme or a protocol-relative one in src/href/url(): everything is inline.
   assert.doesNotMatch(PAGE_HTML, /(src|href)\s*=\s*["']?(https?:)?\/\//i);
   assert.doesNotMatch(PAGE_HTML, /url\(|@import|@font-face/i);
-  assert.ok(PAGE_HTML.length < 40_000, `page of ${PAGE_HTML.length} bytes`);
+  assert.ok(PAGE_HTML.includes(`<script>${PAGE_SCRIPT}</script>`));
+  // One script element: the bundle cannot end it early.
+  assert.equal(PAGE_HTML.match(/<\/script/gi)?.length, 1);
+  assert.ok(PAGE_HTML.length < 80_000, `page of ${PAGE_HTML.length} bytes`);
+});
+
+Deno.test("PAGE_HTML holds every element the page's script looks up by id", async () => {
+  const ids = new Set<string>();
+  for await (const entry of Deno.readDir(new URL("../web/", import.meta.url))) {
+    if (!entry.name.endsWith(".ts")) continue;
+    const text = await Deno.readTextFile(new URL(`../web/${entry.name}`, import.meta.url));
+    for (const [, id] of text.matchAll(/byId\(\s*"([\w-]+)"/g)) ids.add(id!);
+  }
+  assert.ok(ids.size >= 5, `ids looked up: ${[...ids]}`);
+  for (const id of ids) assert.ok(PAGE_HTML.includes(` id="${id}"`), `element "${id}"`);
 });
 
 Deno.test("openApiDocument() covers every API route of the app", async () => {

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { type OrchestratorInfo, SERVICE_STATES, type ServiceStatus } from "../types.ts";
+import {
+  type OrchestratorInfo,
+  SERVICE_STATES,
+  type ServiceControl,
+  type ServiceState,
+  type ServiceStatus,
+} from "../types.ts";
 
 /** Content type of the Prometheus text format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -14,8 +20,82 @@ export function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** Render every service status and the orchestrator's information as Prometheus text. */
-export function formatPrometheus(services: ServiceStatus[], info: OrchestratorInfo): string {
+/** Lifecycle transitions counted by service, then by the state entered. */
+export type TransitionCounts = ReadonlyMap<string, ReadonlyMap<ServiceState, number>>;
+
+/**
+ * Counts the lifecycle transitions of every service from the event stream
+ * of a control (`watch`), from its creation on: a stop and start shorter
+ * than the time between two scrapes still shows.
+ */
+export class TransitionCounter {
+  readonly #counts = new Map<string, Map<ServiceState, number>>();
+
+  /** Count the `state` events of `control` until `signal` is aborted. */
+  constructor(control: ServiceControl, signal?: AbortSignal) {
+    if (signal?.aborted) return;
+    const watch = control.watch((event) => {
+      if (event.type !== "state") return;
+      let byState = this.#counts.get(event.service);
+      if (byState === undefined) this.#counts.set(event.service, byState = new Map());
+      byState.set(event.to, (byState.get(event.to) ?? 0) + 1);
+    });
+    signal?.addEventListener("abort", () => watch.unsubscribe(), { once: true });
+  }
+
+  /** The counts so far. */
+  counts(): TransitionCounts {
+    return this.#counts;
+  }
+}
+
+/** Linux numbers of the signals a service may end by, for `edgevisor_service_last_exit_code`. */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGWINCH: 28,
+  SIGSYS: 31,
+};
+
+/**
+ * The exit code of `exit` as a shell shows it: the code, or 128 plus the
+ * number of the signal that ended the process (-1 for a signal of unknown number).
+ *
+ * @example
+ * ```ts
+ * exitCodeOf({ code: null, signal: "SIGKILL", at: "" }); // 137
+ * ```
+ */
+export function exitCodeOf(exit: NonNullable<ServiceStatus["last_exit"]>): number {
+  if (exit.code !== null) return exit.code;
+  const signal = exit.signal === null ? undefined : SIGNAL_NUMBERS[exit.signal];
+  return signal === undefined ? -1 : 128 + signal;
+}
+
+/**
+ * Render every service status, the transitions counted so far and the
+ * orchestrator's information as Prometheus text.
+ */
+export function formatPrometheus(
+  services: ServiceStatus[],
+  info: OrchestratorInfo,
+  transitions: TransitionCounts = new Map(),
+): string {
   const out: string[] = [];
   const family = (
     name: string,
@@ -97,7 +177,36 @@ export function formatPrometheus(services: ServiceStatus[], info: OrchestratorIn
     "Seconds since the current process started (0 without one).",
     per((s) => s.uptime),
   );
+  family(
+    "edgevisor_service_start_time_seconds",
+    "gauge",
+    "Start time of the current process, seconds since the epoch (0 without one).",
+    per((s) => s.started_at === null ? 0 : Date.parse(s.started_at) / 1000),
+  );
+  family(
+    "edgevisor_service_last_exit_code",
+    "gauge",
+    "Exit code of the last process that ended (128 + the signal number when a signal ended it); absent before the first exit.",
+    services.flatMap((s): [Record<string, string>, number][] =>
+      s.last_exit === null ? [] : [[{ service: s.name }, exitCodeOf(s.last_exit)]]
+    ),
+  );
+  family(
+    "edgevisor_service_transitions_total",
+    "counter",
+    "Lifecycle transitions of the service since edgevisor started, by the state entered.",
+    services.flatMap((s) =>
+      SERVICE_STATES.map((to): [Record<string, string>, number] => [
+        { service: s.name, to },
+        transitions.get(s.name)?.get(to) ?? 0,
+      ])
+    ),
+  );
   family("edgevisor_info", "gauge", "Version of edgevisor.", [[{ version: info.version }, 1]]);
+  family("edgevisor_build_info", "gauge", "Version of edgevisor and of the Deno it runs on.", [[
+    { version: info.version, deno: Deno.version.deno },
+    1,
+  ]]);
   family("edgevisor_uptime_seconds", "gauge", "Seconds since edgevisor started.", [[
     {},
     info.uptime,

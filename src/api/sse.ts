@@ -10,13 +10,12 @@
  *
  * @module
  */
-import type { Context, Hono } from "hono";
-import type { SupervisorEvent } from "../events.ts";
-import type { ServiceControl, ServiceStatus } from "../types.ts";
-import { parseFollow, parseLines, parseServiceName, parseStream } from "./params.ts";
-import type { ErrorBody } from "./wire.ts";
 
-/** Options of {@linkcode mountLive}. */
+import type { LogStream, ServiceControl, ServiceStatus, SupervisorEvent } from "../types.ts";
+import { NotImplementedError } from "../errors.ts";
+import { errorAnswer } from "./error_status.ts";
+
+/** Options of {@linkcode liveAnswers}. */
 export interface LiveOptions {
   /**
    * Milliseconds between heartbeat comments on an idle stream.
@@ -98,6 +97,27 @@ export class SseChannel {
     return this.#write(`id: ${this.#nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
+  /**
+   * Send one event whose `data` object many streams send unchanged (a batch
+   * of a shared log reader): its text is encoded once, on its first send,
+   * and the bytes are shared. `data` must not change afterwards.
+   */
+  sendShared(event: string, data: object): boolean {
+    let byEvent = SseChannel.#encoded.get(data);
+    if (byEvent === undefined) SseChannel.#encoded.set(data, byEvent = new Map());
+    let bytes = byEvent.get(event);
+    if (bytes === undefined) {
+      byEvent.set(
+        event,
+        bytes = encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+      );
+    }
+    return this.#write(`id: ${this.#nextId++}\n`) && this.#enqueue(bytes);
+  }
+
+  /** The encoded events of {@linkcode SseChannel.sendShared}, while their data lives. */
+  static readonly #encoded = new WeakMap<object, Map<string, Uint8Array>>();
+
   /** Resolves once the client has room for more, or the stream has ended. */
   ready(): Promise<void> {
     const size = this.#controller.desiredSize;
@@ -108,21 +128,38 @@ export class SseChannel {
 
   /** End the stream. Safe to call more than once. */
   close(): void {
+    this.#end(() => this.#controller.close());
+  }
+
+  /**
+   * End the stream at once, dropping what the client has not taken: the
+   * HTTP server closes the connection and logs `reason` (a client that does
+   * not read). Safe to call more than once.
+   */
+  abort(reason: string): void {
+    this.#end(() => this.#controller.error(reason));
+  }
+
+  #end(finish: () => void): void {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort();
     clearInterval(this.#heartbeat);
     this.#pulled?.();
     try {
-      this.#controller.close();
+      finish();
     } catch {
       // Already cancelled by the client.
     }
   }
 
   #write(text: string): boolean {
+    return this.#enqueue(encoder.encode(text));
+  }
+
+  #enqueue(bytes: Uint8Array): boolean {
     if (this.#abort.signal.aborted) return false;
     try {
-      this.#controller.enqueue(encoder.encode(text));
+      this.#controller.enqueue(bytes);
     } catch {
       this.close();
       return false;
@@ -136,17 +173,48 @@ export class SseChannel {
   }
 }
 
+/** What a log follow asks for: the request's parameters. */
+export interface FollowRequest {
+  /** Service name (checked). */
+  name: string;
+  /** Last lines of each stream to give first. */
+  lines: number;
+  /** Stream(s) to follow. */
+  stream: LogStream;
+  /** Only lines that arrived at or after this time, ms since the epoch. */
+  sinceMs?: number;
+  /** `HEAD`: answer with the headers of a stream and open none. */
+  head: boolean;
+}
+
+/** The answers of the routes that stream: the event stream and log following. */
+export interface LiveAnswers {
+  /**
+   * `GET /api/services/events`: `snapshot` (`{services: [...]}`), then one
+   * event per bus event, named by its `type`, whose data is the event plus
+   * `status`, the service's status right after it.
+   */
+  events(head: boolean): Response;
+  /**
+   * `GET /api/services/logs/{name}?follow=1`: `lines` events
+   * (`{stream, lines, at}`), with a `ready` event after the last lines; a
+   * `lines` event with `skipped` marks output rotated away before it was
+   * read (see `skipMarker` in `src/logs/follow.ts`). An unknown name throws
+   * and a follower past the cap throws `UnavailableError` before any stream
+   * is opened; one whose client leaves more than 1 MiB unread is cut off.
+   */
+  followLogs(request: FollowRequest): Response;
+}
+
 /**
- * Add the event stream and log following to `app`. Registered before the
- * plain routes: `GET /api/services/logs/:name` without `follow` goes on to
- * the JSON answer.
- *
- * Events of `/api/services/events`: `snapshot` (`{services: [...]}`), then
- * one event per bus event, named by its `type`, whose data is the event plus
- * `status`, the service's status right after it. Events of a log follow:
- * `lines` (`{stream, lines}`), with a `ready` event after the last lines.
+ * The answers of the streaming routes over `control`; `log` takes the
+ * unexpected errors that end a stream.
  */
-export function mountLive(app: Hono, control: ServiceControl, options: LiveOptions = {}): void {
+export function liveAnswers(
+  control: ServiceControl,
+  options: LiveOptions = {},
+  log: (line: string) => void = (line) => console.error(line),
+): LiveAnswers {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1_048_576;
   // A client that goes away cancels the body (`request.signal` is not used: Deno.serve aborts it
@@ -160,8 +228,8 @@ export function mountLive(app: Hono, control: ServiceControl, options: LiveOptio
 
   const poller = new StatusPoller(control, options.statusPollMs ?? 1000);
 
-  app.get("/api/services/events", (c) => {
-    if (c.req.method === "HEAD") return head();
+  const events = (isHead: boolean) => {
+    if (isHead) return head();
     let channel: SseChannel | undefined = undefined;
     // Subscribed first: a failure leaves nothing open. No event can come before `channel` is set.
     const watch = control.watch((event: SupervisorEvent) => {
@@ -184,54 +252,94 @@ export function mountLive(app: Hono, control: ServiceControl, options: LiveOptio
     }, { once: true });
     channel.send("snapshot", { services: watch.snapshot });
     return channel.response;
-  });
+  };
 
-  app.all("/api/services/events", (c) => methodNotAllowed(c));
-
-  app.get("/api/services/logs/:name", async (c, next) => {
-    const follow = parseFollow(c.req.query("follow"));
-    if (!follow) return await next();
-    const name = parseServiceName(c.req.param("name") ?? "");
-    const lines = parseLines(c.req.query("lines"));
-    const stream = parseStream(c.req.query("stream"));
-    if (c.req.method === "HEAD") {
+  const followLogs = ({ name, lines, stream, sinceMs, head: isHead }: FollowRequest) => {
+    if (isHead) {
       control.status(name); // 404 for an unknown name, as GET
       return head();
     }
     const stop = new AbortController();
-    // Asked first: an unknown name answers 404 before any stream is opened.
-    const iterable = control.followLogs(name, { lines, stream, signal: stop.signal });
+    let drop = (_reason: string) => {};
+    // Asked first: an unknown name answers 404, one follower too many 503, before any stream is opened.
+    const iterable = control.followLogs(name, {
+      lines,
+      stream,
+      signal: stop.signal,
+      onDropped: (reason) => drop(reason),
+      ...(sinceMs === undefined ? {} : { sinceMs }),
+    });
     const channel = open();
+    // Too many lines waited for a client that does not read: cut it off, dropping what it holds.
+    drop = (reason) => channel.abort(`log stream of "${name}" dropped: ${reason}`);
+    if (control.logTimes) followMarkers(control, name, stream, channel);
     channel.signal.addEventListener("abort", () => stop.abort(), { once: true });
     const backlog = stream === "both" ? 2 : 1;
     (async () => {
       let batches = 0;
       try {
         for await (const batch of iterable) {
-          if (!channel.send("lines", batch)) break;
+          // The same batch object goes to every follower of the stream: encoded once.
+          if (!channel.sendShared("lines", batch)) break;
           if (++batches === backlog) channel.send("ready", { name, stream });
           await channel.ready();
         }
       } catch (err) {
-        channel.send("error", { ok: false, error: String(err) } satisfies ErrorBody);
+        channel.send("error", errorAnswer(err, log, `api: log stream of "${name}"`).body);
       } finally {
         channel.close();
       }
     })();
     return channel.response;
-  });
+  };
+
+  return { events, followLogs };
 }
 
-/** 405 for a GET-only path, in the shape of the other routes. */
-export function methodNotAllowed(c: Context): Response {
-  return c.json(
-    {
-      ok: false,
-      error: `Method ${c.req.method} not allowed on ${c.req.path}; use GET`,
-    } satisfies ErrorBody,
-    405,
-    { Allow: "GET, HEAD" },
-  );
+/**
+ * The starts and exits of service `name` from now on, as `marker` events
+ * (`{at, marker, text}`, as in `merged`) on `channel`: after each of its
+ * transitions, the markers of its history since the last one sent. A log
+ * kept without times has none.
+ */
+function followMarkers(
+  control: ServiceControl,
+  name: string,
+  stream: LogStream,
+  channel: SseChannel,
+): void {
+  let fromMs = Date.now();
+  let sentAtFrom = new Set<string>(); // markers sent at `fromMs`, the newest time sent
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const look = async () => {
+    timer = undefined;
+    let merged;
+    try {
+      merged = (await control.logs(name, 0, stream, { sinceMs: fromMs })).merged ?? [];
+    } catch (error) {
+      // A log without times has no markers, now or later: stop looking.
+      if (error instanceof NotImplementedError) watch.unsubscribe();
+      return; // or removed: nothing to mark
+    }
+    for (const entry of merged) {
+      if (!("marker" in entry) || entry.at === null || channel.signal.aborted) continue;
+      const ms = Date.parse(entry.at);
+      const key = `${entry.marker}\0${entry.text}`;
+      if (ms < fromMs || (ms === fromMs && sentAtFrom.has(key))) continue;
+      if (ms > fromMs) [fromMs, sentAtFrom] = [ms, new Set()];
+      sentAtFrom.add(key);
+      channel.send("marker", entry);
+    }
+  };
+  const watch = control.watch((event) => {
+    if (event.type !== "state" || event.service !== name) return;
+    clearTimeout(timer);
+    timer = setTimeout(look, 100); // many transitions, one look
+  });
+  channel.signal.addEventListener("abort", () => {
+    watch.unsubscribe();
+    clearTimeout(timer);
+  }, { once: true });
 }
 
 /** An event made by {@linkcode StatusPoller}: a change of health or of the figures of one service. */

@@ -27,7 +27,7 @@ function dataOf(text: string, event: string): unknown[] {
   );
 }
 
-Deno.test("mountLive() events: retry hint, snapshot, events with the status after them, heartbeats", async () => {
+Deno.test("liveAnswers() events: retry hint, snapshot, events with the status after them, heartbeats", async () => {
   const control = new FakeControl([fakeStatus("a"), fakeStatus("b", { status: "running" })]);
   const closing = new AbortController();
   const app = createApp(control, { live: { heartbeatMs: 20, signal: closing.signal } });
@@ -46,7 +46,7 @@ Deno.test("mountLive() events: retry hint, snapshot, events with the status afte
   closing.abort();
 });
 
-Deno.test("mountLive() events: the closing signal ends every stream and unsubscribes", async () => {
+Deno.test("liveAnswers() events: the closing signal ends every stream and unsubscribes", async () => {
   const control = new FakeControl([fakeStatus("a")]);
   const closing = new AbortController();
   const app = createApp(control, { live: { signal: closing.signal } });
@@ -59,7 +59,7 @@ Deno.test("mountLive() events: the closing signal ends every stream and unsubscr
   await control.start("a");
 });
 
-Deno.test("mountLive() logs: 404 and 400 before any stream; last lines, ready, then new lines", async () => {
+Deno.test("liveAnswers() logs: 404 and 400 before any stream; last lines, ready, then new lines", async () => {
   const control = new FakeControl([fakeStatus("a")]);
   control.logLines.set("a", { stdout: ["1", "2", "3"], stderr: ["e"] });
   const closing = new AbortController();
@@ -98,7 +98,7 @@ Deno.test("mountLive() logs: 404 and 400 before any stream; last lines, ready, t
   closing.abort();
 });
 
-Deno.test("mountLive() answers 405 to other methods on the event stream", async () => {
+Deno.test("liveAnswers() answers 405 to other methods on the event stream", async () => {
   const app = createApp(new FakeControl([]));
   const res = await app.request("/api/services/events", { method: "POST" });
   assert.equal(res.status, 405);
@@ -132,9 +132,10 @@ Deno.test("StatusPoller reports health and metrics changes until the bus carries
   unsubscribe();
 });
 
-Deno.test("mountLive() answers HEAD with the headers and opens no stream", async () => {
+Deno.test("liveAnswers() answers HEAD with the headers and opens no stream", async () => {
   const control = new FakeControl([fakeStatus("a")]);
   const app = createApp(control);
+  const watches = control.watchCount; // the app's own, for its metrics
   for (const path of ["/api/services/events", "/api/services/logs/a?follow=1"]) {
     const res = await app.request(path, { method: "HEAD" });
     assert.equal(res.status, 200, path);
@@ -145,13 +146,13 @@ Deno.test("mountLive() answers HEAD with the headers and opens no stream", async
     (await app.request("/api/services/logs/zz?follow=1", { method: "HEAD" })).status,
     404,
   );
-  assert.deepEqual(
-    control.calls.filter((c) => c.method === "watch" || c.method === "followLogs"),
-    [],
-  );
+  assert.deepEqual(control.calls.filter((c) => c.method === "followLogs"), []);
+  assert.equal(control.watchCount, watches);
+  await (await app.request("/api/services/events")).body?.cancel();
+  assert.equal(control.watchCount, watches + 1, "a GET does watch");
 });
 
-Deno.test("mountLive() ends an event stream whose client does not read past maxBufferedBytes", async () => {
+Deno.test("liveAnswers() ends an event stream whose client does not read past maxBufferedBytes", async () => {
   const control = new FakeControl([fakeStatus("a")]);
   const app = createApp(control, { live: { maxBufferedBytes: 10_000 } });
   const res = await app.request("/api/services/events");

@@ -1,27 +1,38 @@
 /**
- * HTTP client of the edgevisor API, used by the CLI's client commands.
+ * HTTP client of the edgevisor API, used by the CLI's client commands. Every
+ * request is built from the operation's method and path (`src/api/paths.ts`,
+ * which the route table declares the operations with).
  *
  * @module
  */
+import { kindOfStatus } from "../api/error_status.ts";
+import { type OperationName, pathOf, PATHS } from "../api/paths.ts";
 import type {
   ActionBody,
   ErrorBody,
+  HistoryBody,
   ListBody,
   LogsBody,
   OrchestratorHealthBody,
+  ReloadBody,
+  RemoveBody,
+  RunBody,
   ServiceHealthBody,
   StatusBody,
 } from "../api/wire.ts";
 import { EdgevisorError } from "../errors.ts";
-import type { LogStream, RegistryDiff } from "../types.ts";
+import type { LogStream } from "../types.ts";
 
-/** The API answered with a non-2xx status; the message is the server's `error` text. */
+/**
+ * The API answered with a non-2xx status; the message is the server's
+ * `error` text, the kind the one its status stands for.
+ */
 export class ApiError extends EdgevisorError {
   /** HTTP status of the answer. */
-  override readonly status: number;
+  readonly status: number;
   /** Create an API error from the HTTP status and the server's message. */
   constructor(status: number, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: kindOfStatus(status) });
     this.name = "ApiError";
     this.status = status;
   }
@@ -45,15 +56,23 @@ export interface LogsOptions {
   lines?: number;
   /** Which stream(s). @default "both" */
   stream?: LogStream;
+  /** Only lines at or after this time: ISO 8601, or a duration before now (`10m`). */
+  since?: string;
+}
+
+/** The `Authorization` header that carries `token`, or none. */
+export function authorization(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
 }
 
 /**
  * Calls the edgevisor HTTP API. Every method resolves to the parsed success
- * body, throws `ApiError` for a non-2xx answer, and `EdgevisorError`
- * ("Cannot reach edgevisor at …") when the server cannot be reached.
+ * body, throws `ApiError` for a non-2xx answer, and `EdgevisorError` (kind
+ * `unavailable`: "Cannot reach edgevisor at …") when the server cannot be
+ * reached.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const client = new ApiClient("http://127.0.0.1:8080");
  * const { services } = await client.list();
  * ```
@@ -91,69 +110,97 @@ export class ApiClient {
 
   /** `GET /api/services/list`. */
   list(): Promise<ListBody> {
-    return this.#request("GET", "/api/services/list");
+    return this.#call("list");
   }
 
-  /** `GET /api/services/status/:name`. */
+  /** `GET /api/services/status/{name}`. */
   status(name: string): Promise<StatusBody> {
-    return this.#request("GET", `/api/services/status/${encodeURIComponent(name)}`);
+    return this.#call("status", { name });
   }
 
-  /** `POST /api/services/start/:name`. */
+  /** `POST /api/services/start/{name}`. */
   start(name: string): Promise<ActionBody> {
-    return this.#request("POST", `/api/services/start/${encodeURIComponent(name)}`);
+    return this.#call("start", { name });
   }
 
-  /** `POST /api/services/run/:name`: one run of a job. */
-  runJob(name: string): Promise<ActionBody & { run_id: number }> {
-    return this.#request("POST", `/api/services/run/${encodeURIComponent(name)}`);
+  /** `POST /api/services/run/{name}`: one run of a job. */
+  runJob(name: string): Promise<RunBody> {
+    return this.#call("run", { name });
   }
 
-  /** `POST /api/services/stop/:name?force=…`. */
+  /** `POST /api/services/stop/{name}?force=…`. */
   stop(name: string, options: { force?: boolean } = {}): Promise<ActionBody> {
-    const query = options.force ? "?force=true" : "";
-    return this.#request("POST", `/api/services/stop/${encodeURIComponent(name)}${query}`);
+    return this.#call("stop", { name }, { force: options.force ? true : undefined });
   }
 
-  /** `POST /api/services/restart/:name`. */
+  /** `POST /api/services/restart/{name}`. */
   restart(name: string): Promise<ActionBody> {
-    return this.#request("POST", `/api/services/restart/${encodeURIComponent(name)}`);
+    return this.#call("restart", { name });
   }
 
-  /** `POST /api/services/reload`: re-read the registry file; an invalid one gives an `ApiError` (400). */
-  reload(): Promise<{ ok: true; message: string } & RegistryDiff> {
-    return this.#request("POST", "/api/services/reload");
+  /** `POST /api/services/reload`: re-read the registry file; an invalid one gives an `ApiError` (400, kind `invalid`). */
+  reload(): Promise<ReloadBody> {
+    return this.#call("reload");
   }
 
-  /** `GET /api/services/logs/:name?lines=…&stream=…`. */
+  /** `POST /api/services`: add a service (a definition as in the registry). */
+  addService(definition: unknown): Promise<ActionBody> {
+    return this.#call("add", {}, {}, definition);
+  }
+
+  /** `PUT /api/services/{name}`: replace the definition of a service. */
+  replaceService(name: string, definition: unknown): Promise<ActionBody> {
+    return this.#call("replace", { name }, {}, definition);
+  }
+
+  /** `DELETE /api/services/{name}`: stop a service and remove it from the registry file. */
+  removeService(name: string): Promise<RemoveBody> {
+    return this.#call("remove", { name });
+  }
+
+  /** `GET /api/services/logs/{name}?lines=…&stream=…`. */
   logs(name: string, options: LogsOptions = {}): Promise<LogsBody> {
-    const query = new URLSearchParams();
-    if (options.lines !== undefined) query.set("lines", String(options.lines));
-    if (options.stream !== undefined) query.set("stream", options.stream);
-    const search = query.size > 0 ? `?${query}` : "";
-    return this.#request("GET", `/api/services/logs/${encodeURIComponent(name)}${search}`);
+    return this.#call("logs", { name }, {
+      lines: options.lines,
+      stream: options.stream,
+      since: options.since,
+    });
   }
 
-  /** `GET /api/services/health/:name`. */
+  /** `GET /api/services/health/{name}`. */
   serviceHealth(name: string): Promise<ServiceHealthBody> {
-    return this.#request("GET", `/api/services/health/${encodeURIComponent(name)}`);
+    return this.#call("health", { name });
+  }
+
+  /** `GET /api/services/history/{name}`: the last events, and CPU and memory over time. */
+  history(name: string): Promise<HistoryBody> {
+    return this.#call("history", { name });
   }
 
   /** `GET /api/health`: orchestrator version, uptime, pid and counts. */
   health(): Promise<OrchestratorHealthBody> {
-    return this.#request("GET", "/api/health");
+    return this.#call("orchestrator");
   }
 
-  async #request<T>(method: "GET" | "POST", path: string): Promise<T> {
+  /** Call operation `name` with its path parameters, query and JSON body. */
+  async #call<T>(
+    name: OperationName,
+    params: { name?: string } = {},
+    query: Record<string, string | number | boolean | undefined> = {},
+    body?: unknown,
+  ): Promise<T> {
+    const path = pathOf(name, params, query);
     let response: Response;
     let text: string;
     try {
       response = await fetch(this.#base + path, {
-        method,
+        method: PATHS[name].method,
         headers: {
           accept: "application/json",
-          ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...authorization(this.#token),
         },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       text = await response.text();
@@ -163,29 +210,29 @@ export class ApiClient {
         `Cannot reach edgevisor at ${this.#base}: ${
           reason(error, this.#timeoutMs)
         } (is "edgevisor run" running?)`,
-        { cause: error },
+        { cause: error, kind: "unavailable" },
       );
     }
-    let body: unknown;
+    let parsed: unknown;
     try {
-      body = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
-      body = undefined;
+      parsed = undefined;
     }
     if (!response.ok) {
-      const error = isErrorBody(body)
-        ? body.error
+      const error = isErrorBody(parsed)
+        ? parsed.error
         : `HTTP ${response.status} ${response.statusText}`.trim();
       throw new ApiError(response.status, error);
     }
-    if (typeof body !== "object" || body === null) {
+    if (typeof parsed !== "object" || parsed === null) {
       throw new EdgevisorError(
         `Unexpected answer from ${this.#base}${path}: expected a JSON object; got ${
           JSON.stringify(text.slice(0, 80))
         }`,
       );
     }
-    return body as T;
+    return parsed as T;
   }
 }
 

@@ -50,6 +50,52 @@ Deno.test("ApiClient calls every route and returns the bodies", async () => {
   });
 });
 
+Deno.test("ApiClient builds each request from the operation's method and path", async () => {
+  const seen: string[] = [];
+  const control = new FakeControl([
+    fakeStatus("api", { status: "running", pid: 1 }),
+    fakeStatus("job", { kind: "job" }),
+  ]);
+  Object.assign(control, {
+    run: (name: string) => control.start(name).then((status) => ({ run_id: 1, status })),
+  });
+  const app = createApp(control);
+  await withServer(async (request) => {
+    const url = new URL(request.url);
+    seen.push(`${request.method} ${url.pathname}${url.search}`);
+    return await app.fetch(request);
+  }, async (url) => {
+    const client = new ApiClient(url);
+    assert.equal((await client.runJob("job")).run_id, 1);
+    assert.equal((await client.reload()).message, "Registry reloaded");
+    const added = await client.addService({ name: "new", cmd: "sleep" });
+    assert.equal(added.message, 'Service "new" added');
+    assert.equal((await client.replaceService("new", { cmd: "true" })).name, "new");
+    assert.deepEqual(await client.removeService("new"), {
+      ok: true,
+      message: 'Service "new" removed',
+      name: "new",
+    });
+    await assert.rejects(() => client.history("api"), { status: 501, kind: "not_implemented" });
+    await client.stop("api");
+    await client.logs("api", { lines: 0 });
+  });
+  assert.deepEqual(seen, [
+    "POST /api/services/run/job",
+    "POST /api/services/reload",
+    "POST /api/services",
+    "PUT /api/services/new",
+    "DELETE /api/services/new",
+    "GET /api/services/history/api",
+    "POST /api/services/stop/api",
+    "GET /api/services/logs/api?lines=0",
+  ]);
+  assert.deepEqual(control.calls.find((c) => c.method === "replaceService")?.args, [
+    "new",
+    { cmd: "true" },
+  ]);
+});
+
 Deno.test("ApiClient throws ApiError with the status and the server's message", async () => {
   await withServer(createApp(new FakeControl([])).fetch, async (url) => {
     const client = new ApiClient(url);
@@ -57,11 +103,12 @@ Deno.test("ApiClient throws ApiError with the status and the server's message", 
       assert.ok(error instanceof ApiError);
       assert.ok(error instanceof EdgevisorError);
       assert.equal(error.status, 404);
+      assert.equal(error.kind, "not_found");
       assert.equal(error.message, 'Unknown service "nope"');
       return true;
     });
     // The client encodes the name, so the server sees it whole and answers 400.
-    await assert.rejects(() => client.status("../x"), { status: 400 });
+    await assert.rejects(() => client.status("../x"), { status: 400, kind: "invalid" });
   });
 });
 
@@ -72,6 +119,7 @@ Deno.test("ApiClient reports a non-JSON error answer by its status", async () =>
       await assert.rejects(() => new ApiClient(url).list(), {
         name: "ApiError",
         status: 502,
+        kind: "unavailable",
         message: "HTTP 502 Bad Gateway",
       });
     },
@@ -87,6 +135,7 @@ Deno.test("ApiClient gives up after timeoutMs", async () => {
   }, async (url) => {
     try {
       await assert.rejects(() => new ApiClient(url, { timeoutMs: 50 }).list(), {
+        kind: "unavailable",
         message:
           `Cannot reach edgevisor at ${url}: no answer within 0.05s (is "edgevisor run" running?)`,
       });

@@ -57,7 +57,8 @@ export function addDeviceCommands(program: AnyCommand, ctx: DeviceCommandContext
           if (options.json) ctx.printJson(body);
           else ctx.print(`reloaded: ${describeDiff(body)}`);
         } catch (error) {
-          if (!(error instanceof ApiError) || error.status !== 400) throw error;
+          // An invalid registry: every problem is in the message; exit 2 as `validate` does.
+          if (!(error instanceof ApiError) || error.kind !== "invalid") throw error;
           ctx.stderr(`error: ${error.message}\n`);
           ctx.setExitCode(2);
         }

@@ -1,6 +1,8 @@
 /**
  * Pure formatters of the CLI's human output: tables, `key: value` blocks,
- * durations, log sections. No I/O; colour only when asked for.
+ * log sections, and the terminal side of the figures (colour, widths); the
+ * figures themselves are formatted by `../status_view.ts`, which the web
+ * page shares. No I/O; colour only when asked for.
  *
  * @module
  */
@@ -8,11 +10,22 @@ import type { LogsBody } from "../api/wire.ts";
 import type {
   ExitInfo,
   HealthInfo,
+  MergedLogEntry,
   OrchestratorInfo,
   ServiceState,
   ServiceStatus,
 } from "../types.ts";
 import { SERVICE_STATES } from "../types.ts";
+import {
+  formatBytes,
+  formatCpu,
+  formatDuration,
+  formatHealthWord,
+  liveUptime,
+  sortServices,
+} from "../status_view.ts";
+
+export { formatBytes, formatCpu, formatDuration, formatHealthWord };
 
 /** Options of the formatters that may colour their output. */
 export interface FormatOptions {
@@ -22,6 +35,8 @@ export interface FormatOptions {
 
 // deno-lint-ignore no-control-regex -- matching ANSI escapes is the point
 const ANSI = /\x1b\[[0-9;]*m/g;
+// deno-lint-ignore no-control-regex -- splitting at ANSI escapes, keeping them
+const ANSI_PARTS = /(\x1b\[[0-9;]*m)/;
 
 const STATE_COLORS: Record<ServiceState, string> = {
   running: "\x1b[32m", // green
@@ -35,7 +50,7 @@ const STATE_COLORS: Record<ServiceState, string> = {
 };
 
 /** Width of `text` as shown on a terminal, ignoring ANSI escapes. */
-function visibleWidth(text: string): number {
+export function visibleWidth(text: string): number {
   return [...text.replace(ANSI, "")].length;
 }
 
@@ -66,63 +81,73 @@ export function formatTable(rows: string[][]): string {
     .join("\n");
 }
 
-/**
- * A duration in seconds, in the two largest units: `3s`, `4m12s`, `2h05m`,
- * `3d04h`. Fractions are dropped; a negative or non-finite value gives `-`.
- */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "-";
-  const s = Math.floor(seconds);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${pad(s % 60)}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${pad(m % 60)}m`;
-  return `${Math.floor(h / 24)}d${pad(h % 24)}h`;
-}
-
 /** A lifecycle state, coloured when `color` is true. */
 export function formatState(state: ServiceState, options: FormatOptions = {}): string {
   return options.color ? `${STATE_COLORS[state]}${state}\x1b[0m` : state;
 }
 
-/** Health in one word: `healthy`, `unhealthy`, `unknown`, or `-` when there is no check. */
-export function formatHealthWord(health: HealthInfo): string {
-  if (health.healthy === true) return "healthy";
-  if (health.healthy === false) return "unhealthy";
-  return health.message === "no check" ? "-" : "unknown";
+/** Column headers of the services table (`edgevisor ls`, `edgevisor top`). */
+export const SERVICE_COLUMNS: readonly string[] = [
+  "NAME",
+  "STATUS",
+  "PID",
+  "UPTIME",
+  "CPU",
+  "MEM",
+  "RESTARTS",
+  "CRASHES",
+  "HEALTH",
+  "REASON",
+];
+
+/**
+ * The cells of one service in the services table, under
+ * {@linkcode SERVICE_COLUMNS}; `-` for what is not known.
+ */
+export function serviceRow(status: ServiceStatus, options: FormatOptions = {}): string[] {
+  return [
+    status.name,
+    formatState(status.status, options),
+    status.pid === null ? "-" : String(status.pid),
+    uptime(status),
+    formatCpu(status.cpu_percent),
+    formatBytes(status.memory_rss_bytes),
+    String(status.restarts),
+    String(status.crash_count),
+    formatHealthWord(status.health),
+    status.reason ?? "-",
+  ];
 }
 
-/** The table of `edgevisor ls`: NAME STATUS PID UPTIME CPU MEM RESTARTS CRASHES HEALTH REASON. */
+/**
+ * The table of `edgevisor ls`, problems first (see `sortServices`):
+ * NAME STATUS PID UPTIME CPU MEM RESTARTS CRASHES HEALTH REASON.
+ */
 export function formatServices(services: ServiceStatus[], options: FormatOptions = {}): string {
-  const header = [
-    "NAME",
-    "STATUS",
-    "PID",
-    "UPTIME",
-    "CPU",
-    "MEM",
-    "RESTARTS",
-    "CRASHES",
-    "HEALTH",
-    "REASON",
-  ];
   return formatTable([
-    header,
-    ...services.map((s) => [
-      s.name,
-      formatState(s.status, options),
-      s.pid === null ? "-" : String(s.pid),
-      uptime(s),
-      formatCpu(s.cpu_percent),
-      formatBytes(s.memory_rss_bytes),
-      String(s.restarts),
-      String(s.crash_count),
-      formatHealthWord(s.health),
-      s.reason ?? "-",
-    ]),
+    [...SERVICE_COLUMNS],
+    ...sortServices(services).map((s) => serviceRow(s, options)),
   ]);
+}
+
+/**
+ * `text` cut to `width` columns of a terminal; ANSI escapes take no room and
+ * are kept, and a cut line ends with a reset so that no style leaks.
+ */
+export function fitWidth(text: string, width: number): string {
+  if (visibleWidth(text) <= width) return text;
+  let out = "";
+  let shown = 0;
+  for (const part of text.split(ANSI_PARTS)) {
+    if (part.startsWith("\x1b[")) {
+      out += part;
+      continue;
+    }
+    const chars = [...part].slice(0, Math.max(0, width - shown));
+    out += chars.join("");
+    shown += chars.length;
+  }
+  return text.includes("\x1b[") ? out + "\x1b[0m" : out;
 }
 
 /** Aligned `key: value` lines (values start in one column). */
@@ -177,24 +202,6 @@ function jobLines(status: ServiceStatus): [string, string][] {
   return lines;
 }
 
-/** CPU use as `12.5%`, or `-` without a sample. */
-export function formatCpu(percent: number | null | undefined): string {
-  return percent === null || percent === undefined ? "-" : `${percent.toFixed(1)}%`;
-}
-
-/** Bytes in binary units: `512B`, `1.5K`, `12.3M`, `1.2G`; `-` for null. */
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return "-";
-  const units = ["B", "K", "M", "G", "T"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
-}
-
 /** Health with its message: `healthy (OK)`, `unknown (no check)`. */
 export function formatHealth(health: HealthInfo): string {
   const word = health.healthy === null ? "unknown" : health.healthy ? "healthy" : "unhealthy";
@@ -222,16 +229,61 @@ export function formatOrchestrator(info: OrchestratorInfo, url: string): string 
 }
 
 /**
- * Log lines of `edgevisor logs`. With both streams, each gets a
- * `==> stdout <==` / `==> stderr <==` header, as `tail` does for several files.
+ * The lines of a logs answer: with `merged`, one line per entry in time
+ * order ({@linkcode formatLogEntry}); without (an orchestrator that keeps no
+ * times), each stream asked for under a `==> stdout <==` heading.
  */
-export function formatLogs(body: Pick<LogsBody, "stream" | "stdout" | "stderr">): string {
+export function formatLogs(
+  body: Pick<LogsBody, "stream" | "stdout" | "stderr" | "merged">,
+  options: FormatOptions = {},
+): string {
+  if (body.merged !== undefined) {
+    return body.merged.map((entry) => formatLogEntry(entry, options)).join("\n");
+  }
   if (body.stream !== "both") return (body[body.stream] ?? []).join("\n");
   const section = (stream: "stdout" | "stderr") =>
     [`==> ${stream} <==`, ...(body[stream] ?? [])].join("\n");
   return `${section("stdout")}\n\n${section("stderr")}`;
 }
 
+/** Width of {@linkcode formatLogTime}'s text. */
+const LOG_TIME_WIDTH = 23;
+
+/**
+ * A time of merged logs in local time, `YYYY-MM-DD HH:MM:SS.mmm`; spaces
+ * for a line without a time, and the text as it is when it is not a time.
+ */
+export function formatLogTime(at: string | null): string {
+  if (at === null) return " ".repeat(LOG_TIME_WIDTH);
+  const ms = Date.parse(at);
+  if (Number.isNaN(ms)) return at;
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${
+    two(d.getMinutes())
+  }:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+}
+
+/**
+ * One entry of merged logs as a line: its time, `out` or `err` and the
+ * line, or `---` and the text of a start or exit marker.
+ *
+ * @example
+ * ```ts ignore
+ * formatLogEntry({ at: "2026-12-02T10:00:00.123Z", stream: "stderr", line: "oops" });
+ * // "2026-12-02 11:00:00.123 err oops" (in UTC+1)
+ * formatLogEntry({ at: "2026-12-02T10:00:01.000Z", marker: "exit", text: "exited with code 1 (pid 7)" });
+ * // "2026-12-02 11:00:01.000 --- exited with code 1 (pid 7)"
+ * ```
+ */
+export function formatLogEntry(entry: MergedLogEntry, options: FormatOptions = {}): string {
+  const paint = (text: string, code: string) => options.color ? `${code}${text}\x1b[0m` : text;
+  const time = paint(formatLogTime(entry.at), "\x1b[2m");
+  if ("marker" in entry) return `${time} ${paint(`--- ${entry.text}`, "\x1b[1m")}`;
+  const label = entry.stream === "stderr" ? paint("err", "\x1b[31m") : "out";
+  return `${time} ${label} ${entry.line}`;
+}
+
 function uptime(status: ServiceStatus): string {
-  return status.started_at === null ? "-" : formatDuration(status.uptime);
+  return formatDuration(liveUptime(status));
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { fakeStatus } from "../api/fake_control.ts";
+import * as view from "../status_view.ts";
 import {
+  fitWidth,
   formatBytes,
   formatCpu,
   formatDuration,
@@ -13,24 +15,10 @@ import {
   formatState,
   formatStatus,
   formatTable,
+  SERVICE_COLUMNS,
+  serviceRow,
+  visibleWidth,
 } from "./format.ts";
-
-Deno.test("formatDuration() shows the two largest units", () => {
-  assert.equal(formatDuration(0), "0s");
-  assert.equal(formatDuration(3), "3s");
-  assert.equal(formatDuration(3.9), "3s");
-  assert.equal(formatDuration(59), "59s");
-  assert.equal(formatDuration(60), "1m00s");
-  assert.equal(formatDuration(252), "4m12s");
-  assert.equal(formatDuration(3599), "59m59s");
-  assert.equal(formatDuration(2 * 3600 + 5 * 60 + 9), "2h05m");
-  assert.equal(formatDuration(86399), "23h59m");
-  assert.equal(formatDuration(3 * 86400 + 4 * 3600 + 59), "3d04h");
-  assert.equal(formatDuration(400 * 86400), "400d00h");
-  assert.equal(formatDuration(-1), "-");
-  assert.equal(formatDuration(NaN), "-");
-  assert.equal(formatDuration(Infinity), "-");
-});
 
 Deno.test("formatTable() aligns columns without trailing spaces", () => {
   assert.equal(
@@ -47,7 +35,7 @@ Deno.test("formatTable() ignores ANSI escapes when measuring", () => {
   assert.equal(lines[2], "stopped  -");
 });
 
-Deno.test("formatServices() lists every column, with - for null", () => {
+Deno.test("formatServices() lists every column, problems first, with - for null", () => {
   const text = formatServices([
     fakeStatus("api", {
       status: "running",
@@ -70,9 +58,9 @@ Deno.test("formatServices() lists every column, with - for null", () => {
     text,
     [
       "NAME    STATUS   PID   UPTIME  CPU   MEM    RESTARTS  CRASHES  HEALTH   REASON",
-      "api     running  1234  4m12s   2.5%  12.0M  2         1        healthy  -",
       "worker  failed   -     -       -     -      0         0        -        exited with code 1 (max_restarts 3 reached)",
       "db      backoff  -     -       -     -      0         0        unknown  -",
+      "api     running  1234  4m12s   2.5%  12.0M  2         1        healthy  -",
     ].join("\n"),
   );
   assert.equal(text.includes("\x1b"), false);
@@ -140,15 +128,6 @@ Deno.test("formatStatus() shows a job's next run and last runs", () => {
   assert.ok(lines.includes("run 2:           2026-01-01T03:00:00.000Z exit 0 (1500 ms)"), text);
 });
 
-Deno.test("formatBytes() and formatCpu() use short binary units and one decimal", () => {
-  assert.equal(formatBytes(512), "512B");
-  assert.equal(formatBytes(1536), "1.5K");
-  assert.equal(formatBytes(50 * 1024 * 1024), "50.0M");
-  assert.equal(formatBytes(null), "-");
-  assert.equal(formatCpu(0), "0.0%");
-  assert.equal(formatCpu(null), "-");
-});
-
 Deno.test("formatExit() and formatHealth() describe their values", () => {
   assert.equal(formatExit(null), "-");
   assert.equal(formatExit({ code: null, signal: "SIGKILL", at: "t" }), "signal SIGKILL at t");
@@ -186,4 +165,41 @@ Deno.test("formatLogs() prints sections for both streams and bare lines for one"
   );
   assert.equal(formatLogs({ stream: "stderr", stderr: ["x", "y"] }), "x\ny");
   assert.equal(formatLogs({ stream: "stdout", stdout: [] }), "");
+});
+
+Deno.test("formatServices() sorts with sortServices(): failed, cooldown, backoff, unhealthy, then by name", () => {
+  const text = formatServices([
+    fakeStatus("b", { status: "running" }),
+    fakeStatus("a", { status: "stopped" }),
+    fakeStatus("sick", { status: "running", health: { healthy: false, message: "timeout" } }),
+    fakeStatus("cool", { status: "cooldown" }),
+    fakeStatus("dead", { status: "failed" }),
+    fakeStatus("wait", { status: "backoff" }),
+  ]);
+  const names = text.split("\n").slice(1).map((line) => line.split(" ")[0]);
+  assert.deepEqual(names, ["dead", "cool", "wait", "sick", "a", "b"]);
+});
+
+Deno.test("serviceRow() gives one cell per column", () => {
+  const row = serviceRow(fakeStatus("api", { status: "running", pid: 7 }));
+  assert.equal(row.length, SERVICE_COLUMNS.length);
+  assert.deepEqual(row.slice(0, 3), ["api", "running", "7"]);
+});
+
+Deno.test("format.ts re-exports the figures of status_view.ts, not copies", () => {
+  assert.equal(formatDuration, view.formatDuration);
+  assert.equal(formatBytes, view.formatBytes);
+  assert.equal(formatCpu, view.formatCpu);
+});
+
+Deno.test("fitWidth() cuts to visible columns, keeps escapes and resets after a cut", () => {
+  assert.equal(fitWidth("abcdef", 4), "abcd");
+  assert.equal(fitWidth("abc", 4), "abc");
+  assert.equal(fitWidth("", 0), "");
+  assert.equal(fitWidth("abc", 0), "");
+  const red = "\x1b[31mfailed\x1b[0m tail";
+  assert.equal(fitWidth(red, 20), red);
+  assert.equal(fitWidth(red, 3), "\x1b[31mfai\x1b[0m\x1b[0m");
+  assert.equal(visibleWidth(fitWidth(red, 8)), 8);
+  assert.equal(fitWidth("→é€x", 3), "→é€", "counts characters, not UTF-16 units");
 });

@@ -6,7 +6,7 @@
  */
 import type { Registry } from "../registry/load.ts";
 import { dependenciesOf } from "../supervisor/deps.ts";
-import { resolveChecks } from "../supervisor/health_runner.ts";
+import { resolveChecks } from "../registry/checks.ts";
 
 /** Fill colour of a node by the kind of its readiness check (`none` without one). */
 export const READINESS_COLORS: Readonly<Record<string, string>> = {

@@ -12,9 +12,18 @@
 import { usage } from "./usage.ts";
 import { Command, CommanderError, Option } from "commander";
 import { parseListenAddress } from "../api/listen.ts";
+import { parseHostName, parseOrigin } from "../api/request_guard.ts";
+import { parseMaxConnections } from "../api/http_server.ts";
 import type { ActionBody } from "../api/wire.ts";
-import { DEFAULT_LOG_LINES, LOG_STREAMS, parseLines, parseServiceName } from "../api/params.ts";
-import { RegistryError } from "../errors.ts";
+import {
+  DEFAULT_LOG_LINES,
+  LOG_STREAMS,
+  PARAMS,
+  parseLines,
+  parseParam,
+  parseServiceName,
+} from "../api/params.ts";
+import { RegistryError, type RegistryProblem } from "../errors.ts";
 import { type RunOptions, runOrchestrator } from "../orchestrator.ts";
 import { loadRegistry } from "../registry/load.ts";
 import { VERSION } from "../version.ts";
@@ -26,16 +35,18 @@ import {
   publicReadOption,
   tokenFileOption,
   tokenFileRunOption,
+  tokenOf,
   tokenOption,
 } from "./token.ts";
 import { DEFAULT_LISTEN, reportFailure, runOptionsOf } from "./run_fast.ts";
 import { processEnv, writer } from "./io.ts";
 import { formatGraph } from "./graph.ts";
+import { runLogs } from "./log_follow.ts";
+import { runTop, TOP_HELP } from "./top.ts";
 import { addDeviceCommands } from "./device_commands.ts";
 import { addNatsRunOptions, NATS_ENV_HELP, natsRunOptions, registerFleet } from "./fleet.ts";
 import {
   formatHealth,
-  formatLogs,
   formatOrchestrator,
   formatServices,
   formatState,
@@ -157,6 +168,28 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     .addOption(tokenFileRunOption())
     .addOption(publicReadOption())
     .addOption(insecureOption())
+    .addOption(
+      new Option(
+        "--allow-origin <origin>",
+        "let pages of this origin (scheme://host[:port]) call the API from a browser; repeatable",
+      ).argParser(collect(usage(parseOrigin))).default([] as string[], "none"),
+    )
+    .addOption(
+      new Option(
+        "--allow-host <name>",
+        "on a loopback --listen, answer this Host name too (a proxy's or tunnel's); repeatable",
+      ).argParser(collect(usage(parseHostName))).default([] as string[], "none"),
+    )
+    .addOption(
+      new Option(
+        "--max-connections <n>",
+        "most API connections open at once (503 past it); at most a quarter of the open-file limit",
+      ).argParser(usage(parseMaxConnections)),
+    )
+    .option(
+      "--no-cgroup",
+      "do not put each service in a cgroup (v2) of its own; follow its processes through their process group, session and output pipes, as a child subreaper",
+    )
     .option(
       "--no-memory-trim",
       "keep what only start-up used in memory (by default it goes back to the kernel 2 s after start)",
@@ -178,13 +211,17 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       try {
         const registry = await loadRegistry(file, io.env ? { env: io.env } : undefined);
         const names = registry.services.map((s) => s.name);
-        if (options.json) printJson({ ok: true, file, services: names });
+        const { warnings } = registry;
+        if (options.json) printJson({ ok: true, file, services: names, warnings });
         else {
           print(
             `${file}: valid, ${plural(names.length, "service")}${
               names.length ? ` (${names.join(", ")})` : ""
             }`,
           );
+          if (warnings.length > 0) {
+            io.stderr(`${file}: ${plural(warnings.length, "warning")}\n${problemLines(warnings)}`);
+          }
         }
       } catch (error) {
         if (!(error instanceof RegistryError)) throw error;
@@ -194,8 +231,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
           return;
         }
         io.stderr(
-          `${file}: ${plural(error.problems.length, "problem")}\n` +
-            error.problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}\n`).join(""),
+          `${file}: ${plural(error.problems.length, "problem")}\n${problemLines(error.problems)}`,
         );
       }
     });
@@ -227,7 +263,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
 
   clientCommand("ls")
     .alias("list")
-    .description("list every service with its state")
+    .description(
+      "list every service with its state, problems first (failed, cooldown, backoff, unhealthy, then by name)",
+    )
     .action(async (options) => {
       const body = await clientFor(options, env).list();
       if (options.json) printJson(body);
@@ -286,7 +324,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
     });
 
   clientCommand("logs")
-    .description("print the last lines of a service's output")
+    .description(
+      "print the last lines of a service's output in time order, with its starts and exits",
+    )
     .argument("<name>", nameArgument, nameArg)
     .addOption(
       new Option("-n, --lines <n>", "number of lines, 0 to 10000")
@@ -298,13 +338,27 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
         "both" as const,
       ),
     )
+    .addOption(
+      new Option(
+        "--since <time>",
+        "only lines at or after this time: ISO 8601, or a duration before now (90s, 10m, 2h, 1d)",
+      ).argParser(sinceArg),
+    )
+    .option("-f, --follow", "go on printing lines as they are written, until Ctrl-C")
     .action(async (name, options) => {
-      const body = await clientFor(options, env).logs(name, {
+      state.exitCode = await runLogs({
+        client: clientFor(options, env),
+        token: tokenOf(options, env),
+        name,
         lines: options.lines,
         stream: options.stream,
+        since: options.since,
+        follow: options.follow === true,
+        json: options.json === true,
+        color,
+        stdout: io.stdout,
+        stderr: io.stderr,
       });
-      if (options.json) printJson(body);
-      else print(formatLogs(body));
     });
 
   clientCommand("health")
@@ -323,8 +377,25 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
       else print(`${body.name}: ${formatHealth(body)}`);
     });
 
-  addNatsRunOptions(program, { stdout: io.stdout, env, color });
-  registerFleet(program, { stdout: io.stdout, env, color });
+  program
+    .command("top")
+    .description("live table of every service, problems first, with keys to filter and act")
+    .addOption(urlOption())
+    .addOption(tokenOption())
+    .addOption(tokenFileOption())
+    .addHelpText("after", TOP_HELP)
+    .action(async (options) => {
+      state.exitCode = await runTop({
+        client: clientFor(options, env),
+        token: tokenOf(options, env),
+        isTerminal: io.isTerminal === true,
+        color,
+        stdout: io.stdout,
+      });
+    });
+
+  addNatsRunOptions(program, { stdout: io.stdout, stderr: io.stderr, env, color });
+  registerFleet(program, { stdout: io.stdout, stderr: io.stderr, env, color });
 
   addDeviceCommands(program, {
     print,
@@ -339,9 +410,20 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid registry`,
 }
 
 const nameArg = usage(parseServiceName);
+
+/** A repeatable option's parser: each value parsed, then added to the list. */
+function collect(parse: (value: string) => string) {
+  return (value: string, previous: string[]) => [...previous, parse(value)];
+}
 const linesArg = usage(parseLines);
+const sinceArg = usage((value: string) => parseParam(PARAMS.since, value) ?? value);
 const listenArg = usage((value: string) => (parseListenAddress(value), value));
 const urlArg = usage((value: string) => new ApiClient(value).baseUrl);
+
+/** Problems or warnings of a registry, one indented line each. */
+function problemLines(problems: readonly RegistryProblem[]): string {
+  return problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}\n`).join("");
+}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;

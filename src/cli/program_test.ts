@@ -158,7 +158,39 @@ Deno.test("main() validate reports a valid registry", async () => {
 
     result = await run(["validate", file, "--json"]);
     assert.equal(result.code, 0);
-    assert.deepEqual(JSON.parse(result.stdout), { ok: true, file, services: ["a", "b"] });
+    assert.deepEqual(JSON.parse(result.stdout), {
+      ok: true,
+      file,
+      services: ["a", "b"],
+      warnings: [],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main() validate shows the warnings of a valid registry on stderr, and exits 0", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "registry.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        services: [{ name: "move", cmd: "true", health_check: "movement_check", port: 8081 }],
+      }),
+    );
+    let result = await run(["validate", file]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${file}: valid, 1 service (move)\n`);
+    assert.match(
+      result.stderr,
+      /^.*: 1 warning\n {2}services\[0\]\.health_check: "movement_check" is not defined in "health_checks"; checking TCP port 8081 instead/,
+    );
+    result = await run(["validate", file, "--json"]);
+    assert.equal(result.code, 0);
+    const body = JSON.parse(result.stdout);
+    assert.equal(body.warnings.length, 1);
+    assert.equal(body.warnings[0].path, "services[0].health_check");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -211,8 +243,8 @@ Deno.test("main() ls prints a table, or the JSON body with --json", async () => 
       result.stdout,
       [
         "NAME    STATUS   PID  UPTIME  CPU  MEM  RESTARTS  CRASHES  HEALTH   REASON",
-        "api     running  321  4m12s   -    -    0         0        healthy  -",
         "worker  failed   -    -       -    -    0         0        -        exited with code 1",
+        "api     running  321  4m12s   -    -    0         0        healthy  -",
         "",
       ].join("\n"),
     );

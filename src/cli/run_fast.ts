@@ -11,8 +11,10 @@
  * @module
  */
 import { parseListenAddress } from "../api/listen.ts";
-import { readTokenFile, TokenFileError } from "../api/auth.ts";
-import { RegistryError } from "../errors.ts";
+import { parseHostName, parseOrigin } from "../api/request_guard.ts";
+import { parseMaxConnections } from "../api/http_server.ts";
+import { checkToken, readTokenFile, TokenFileError } from "../api/auth.ts";
+import { EdgevisorError } from "../errors.ts";
 import type { RunOptions } from "../orchestrator.ts";
 import { runDefaults } from "../systemd/defaults.ts";
 
@@ -37,6 +39,14 @@ export interface RunFlags {
   insecure?: boolean;
   /** `false` with `--no-memory-trim`. */
   memoryTrim?: boolean;
+  /** `false` with `--no-cgroup`. */
+  cgroup?: boolean;
+  /** `--allow-origin`, each in its normal form. */
+  allowOrigin?: string[];
+  /** `--allow-host`, each in its normal form. */
+  allowHost?: string[];
+  /** `--max-connections`. */
+  maxConnections?: number;
 }
 
 /** Environment lookup where an empty value counts as unset. */
@@ -52,10 +62,17 @@ const VALUE_OPTIONS: Record<string, ValueKey> = {
   "--token-file": "tokenFile",
 };
 
+/** Options that may be given more than once, with the parser of their values. */
+const LIST_OPTIONS: Record<string, ["allowOrigin" | "allowHost", (value: string) => string]> = {
+  "--allow-origin": ["allowOrigin", parseOrigin],
+  "--allow-host": ["allowHost", parseHostName],
+};
+
 const SWITCHES: Record<string, (flags: RunFlags) => void> = {
   "--public-read": (flags) => (flags.publicRead = true),
   "--insecure": (flags) => (flags.insecure = true),
   "--no-memory-trim": (flags) => (flags.memoryTrim = false),
+  "--no-cgroup": (flags) => (flags.cgroup = false),
 };
 
 /**
@@ -76,10 +93,29 @@ export function parsePlainRun(args: readonly string[], env: EnvLookup): RunFlags
     const equals = arg.indexOf("=");
     const name = equals < 0 ? arg : arg.slice(0, equals);
     const key = VALUE_OPTIONS[name];
-    if (key === undefined) return undefined;
+    const list = LIST_OPTIONS[name];
+    const count = name === "--max-connections";
+    if (key === undefined && list === undefined && !count) return undefined;
     const value = equals < 0 ? args[++i] : arg.slice(equals + 1);
     if (value === undefined || (equals < 0 && value.startsWith("-"))) return undefined;
-    flags[key] = value;
+    if (key !== undefined) {
+      flags[key] = value;
+      continue;
+    }
+    if (count) {
+      try {
+        flags.maxConnections = parseMaxConnections(value);
+      } catch {
+        return undefined; // the full command line words the usage error
+      }
+      continue;
+    }
+    const [listKey, parse] = list!;
+    try {
+      (flags[listKey] ??= []).push(parse(value));
+    } catch {
+      return undefined; // the full command line words the usage error
+    }
   }
   try {
     parseListenAddress(flags.listen);
@@ -92,12 +128,16 @@ export function parsePlainRun(args: readonly string[], env: EnvLookup): RunFlags
 /**
  * The `RunOptions` of `flags`, but NATS: the token of `--token-file`, else
  * `EDGEVISOR_TOKEN`. Throws `TokenFileError` for an unreadable (exit 1) or
- * empty (exit 2) token file.
+ * empty (exit 2) token file, and for a token holding whitespace or control
+ * characters (exit 2), which could never match.
  */
 export function runOptionsOf(flags: RunFlags, env: EnvLookup): RunOptions {
+  const variable = env("EDGEVISOR_TOKEN");
   const token = flags.tokenFile !== undefined
     ? readTokenFile(flags.tokenFile)
-    : env("EDGEVISOR_TOKEN");
+    : variable === undefined
+    ? undefined
+    : checkToken(variable, "EDGEVISOR_TOKEN");
   return {
     registry: flags.registry,
     listen: flags.listen,
@@ -106,6 +146,10 @@ export function runOptionsOf(flags: RunFlags, env: EnvLookup): RunOptions {
     publicRead: flags.publicRead === true,
     insecure: flags.insecure === true,
     trimMemory: flags.memoryTrim !== false,
+    cgroup: flags.cgroup !== false,
+    allowOrigins: flags.allowOrigin ?? [],
+    allowHosts: flags.allowHost ?? [],
+    ...(flags.maxConnections === undefined ? {} : { maxConnections: flags.maxConnections }),
     ...(token === undefined ? {} : { token }),
   };
 }
@@ -117,7 +161,7 @@ export function runOptionsOf(flags: RunFlags, env: EnvLookup): RunOptions {
 export function reportFailure(error: unknown, stderr: (text: string) => void): number {
   stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
   if (error instanceof TokenFileError) return error.exitCode;
-  return error instanceof RegistryError ? 2 : 1;
+  return error instanceof EdgevisorError && error.kind === "invalid" ? 2 : 1;
 }
 
 /**

@@ -55,7 +55,18 @@ export function clientFor(
   flags: { url: string; token?: string; tokenFile?: string },
   env: (name: string) => string | undefined,
 ): ApiClient {
-  const token = flags.token ??
-    (flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : env("EDGEVISOR_TOKEN"));
+  const token = tokenOf(flags, env);
   return new ApiClient(flags.url, token === undefined ? {} : { token });
+}
+
+/**
+ * The token a client command sends: `--token`, else the content of
+ * `--token-file`, else `EDGEVISOR_TOKEN`.
+ */
+export function tokenOf(
+  flags: { token?: string; tokenFile?: string },
+  env: (name: string) => string | undefined,
+): string | undefined {
+  return flags.token ??
+    (flags.tokenFile !== undefined ? readTokenFile(flags.tokenFile) : env("EDGEVISOR_TOKEN"));
 }

@@ -81,3 +81,77 @@ export async function pipeToLog(
     }
   }
 }
+
+const LF = 0x0a;
+const NEWLINE = new Uint8Array([LF]);
+const encoder = new TextEncoder();
+
+/** Options of a {@linkcode TimestampSink}. */
+export interface TimestampSinkOptions {
+  /** The clock, in milliseconds since the epoch. @default {Date.now} */
+  now?: () => number;
+}
+
+/**
+ * A {@linkcode LogSink} that begins each line with the time its first byte
+ * arrived (the time of the chunk that brought it), in ISO 8601 with
+ * milliseconds, and one space: `2026-12-02T10:00:00.123Z hello` (see
+ * `times.ts` for the readers). A line split across two chunks gets the
+ * time of the first.
+ *
+ * @example
+ * ```ts
+ * import { LogFile } from "./log_file.ts";
+ *
+ * const file = new LogFile("/tmp/logs/demo.stdout.log", { maxBytes: 1_000_000, keep: 2 });
+ * const sink = new TimestampSink(file);
+ * await sink.write(new TextEncoder().encode("hello\nwor"));
+ * await sink.write(new TextEncoder().encode("ld\n"));
+ * await file.close(); // "2026-…Z hello\n2026-…Z world\n"
+ * ```
+ */
+export class TimestampSink implements LogSink {
+  readonly #sink: LogSink;
+  readonly #now: () => number;
+  #atLineStart = true;
+
+  /** Write the lines of each chunk to `sink`, each with its time first. */
+  constructor(sink: LogSink, options: TimestampSinkOptions = {}) {
+    this.#sink = sink;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Write `chunk` with a time before each line that begins in it. */
+  write(chunk: Uint8Array): Promise<void> {
+    const n = chunk.byteLength;
+    if (n === 0) return this.#sink.write(chunk);
+    const first = this.#atLineStart;
+    this.#atLineStart = chunk[n - 1] === LF;
+    // Where lines begin: after each newline but the last byte, and at 0 after a finished line.
+    const starts: number[] = first ? [0] : [];
+    for (let i = chunk.indexOf(LF); i >= 0 && i < n - 1; i = chunk.indexOf(LF, i + 1)) {
+      starts.push(i + 1);
+    }
+    if (starts.length === 0) return this.#sink.write(chunk);
+    const prefix = encoder.encode(`${new Date(this.#now()).toISOString()} `);
+    const out = new Uint8Array(n + starts.length * prefix.byteLength);
+    let to = 0;
+    let from = 0;
+    for (const start of starts) {
+      out.set(chunk.subarray(from, start), to);
+      to += start - from;
+      out.set(prefix, to);
+      to += prefix.byteLength;
+      from = start;
+    }
+    out.set(chunk.subarray(from), to);
+    return this.#sink.write(out);
+  }
+
+  /** End an unfinished last line with a newline (the process that wrote it is gone). */
+  endLine(): Promise<void> {
+    if (this.#atLineStart) return Promise.resolve();
+    this.#atLineStart = true;
+    return this.#sink.write(NEWLINE);
+  }
+}

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { pipeToLog } from "./capture.ts";
+import { pipeToLog, TimestampSink } from "./capture.ts";
 import { LogFile } from "./log_file.ts";
 import { tailLines } from "./tail.ts";
+import { splitTimes } from "./times.ts";
 
 Deno.test("pipeToLog() captures a crashing child up to its last line", async () => {
   const dir = await Deno.makeTempDir({ prefix: "edgevisor_capture_" });
@@ -118,4 +119,54 @@ Deno.test("pipeToLog() copies bursts and trickles byte for byte, whatever its re
   assert.equal(text.length, expected.length);
   assert.ok(text === expected, "same bytes in the same order");
   assert.ok(chunks.length > 1);
+});
+
+Deno.test("TimestampSink begins each line with the time of its first byte", async () => {
+  const written: string[] = [];
+  const decoder = new TextDecoder();
+  let now = Date.parse("2026-12-02T10:00:00.000Z");
+  const sink = new TimestampSink(
+    { write: (chunk) => (written.push(decoder.decode(chunk)), Promise.resolve()) },
+    { now: () => now },
+  );
+  const write = (text: string) => sink.write(new TextEncoder().encode(text));
+  await write("one\ntw");
+  now += 5;
+  await write("o\nthree\n");
+  now += 5;
+  await write("");
+  await write("four");
+  await sink.endLine();
+  await sink.endLine();
+  now += 5;
+  await write("\n");
+  assert.equal(
+    written.join(""),
+    "2026-12-02T10:00:00.000Z one\n2026-12-02T10:00:00.000Z two\n" +
+      "2026-12-02T10:00:00.005Z three\n2026-12-02T10:00:00.010Z four\n" +
+      "2026-12-02T10:00:00.015Z \n",
+  );
+});
+
+Deno.test("TimestampSink behind pipeToLog writes files whose tails split back into raw lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edgevisor_capture_" });
+  try {
+    const path = join(dir, "svc.stdout.log");
+    const file = new LogFile(path, { maxBytes: 1_000_000, keep: 1 });
+    const child = new Deno.Command("sh", {
+      args: ["-c", "printf 'a\\nb\\n'; printf 'c'; sleep 0.05; printf 'd\\n'"],
+      stdout: "piped",
+    }).spawn();
+    const before = Date.now();
+    await pipeToLog(child.stdout, new TimestampSink(file));
+    await child.status;
+    await file.close();
+    const { lines, at } = splitTimes(await tailLines(path, 10));
+    assert.deepEqual(lines, ["a", "b", "cd"]);
+    for (const time of at) {
+      assert.ok(time !== null && Date.parse(time) >= before - 1000, String(time));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -4,6 +4,12 @@
  * output is dropped and counted, reported at most once per interval, and
  * writing resumes by itself once the file can be opened again.
  *
+ * A rotation is one synchronous step (renames, then the open of the new
+ * file), so that a reader of the same process that opens `path`, `path.1` …
+ * `path.{keep}` in one synchronous step (see `snapshot.ts`) always sees a
+ * whole sequence of files. {@linkcode LogFile.outputOffset} tells such a
+ * reader where each file begins in the output, to count what it missed.
+ *
  * @module
  */
 
@@ -53,6 +59,9 @@ export interface LogFileOptions {
  * ```
  */
 export class LogFile {
+  /** The open log files of this process, by path, for {@linkcode LogFile.outputOffset}. */
+  static readonly #writers = new Map<string, LogFile>();
+
   readonly #path: string;
   readonly #maxBytes: number;
   readonly #keep: number;
@@ -62,6 +71,10 @@ export class LogFile {
 
   #file: Deno.FsFile | undefined;
   #size = 0;
+  /** Bytes of output so far: what the first file held when opened, then every byte written. */
+  #output = 0;
+  /** Where each file begins in the output, by inode; the newest `keep + 1` files. */
+  readonly #starts = new Map<number, number>();
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #droppedBytes = 0;
@@ -104,6 +117,22 @@ export class LogFile {
     return this.#path;
   }
 
+  /**
+   * Where the file with inode `ino` of the log at `path` begins in the
+   * output of the {@linkcode LogFile} of this process that writes it, with
+   * that writer (offsets of two writers do not compare). Undefined when no
+   * open `LogFile` of this process wrote that file.
+   */
+  static outputOffset(
+    path: string,
+    ino: number,
+  ): { writer: LogFile; offset: number } | undefined {
+    const writer = LogFile.#writers.get(path);
+    if (writer === undefined) return undefined;
+    const offset = writer.#starts.get(ino);
+    return offset === undefined ? undefined : { writer, offset };
+  }
+
   /** Total bytes that could not be written (including writes after {@linkcode LogFile.close}). */
   get droppedBytes(): number {
     return this.#droppedBytes;
@@ -127,7 +156,10 @@ export class LogFile {
 
   /** Wait for pending writes, then close the file. Safe to call more than once. */
   close(): Promise<void> {
-    this.#closing ??= this.#queue.then(() => this.#closeHandle());
+    this.#closing ??= this.#queue.then(() => {
+      this.#closeHandle();
+      if (LogFile.#writers.get(this.#path) === this) LogFile.#writers.delete(this.#path);
+    });
     return this.#closing;
   }
 
@@ -137,13 +169,14 @@ export class LogFile {
     try {
       let file = this.#file ?? await this.#open();
       if (this.#size > 0 && this.#size + chunk.byteLength > this.#maxBytes) {
-        file = await this.#rotate(file);
+        file = this.#rotate(file);
       }
       while (written < chunk.byteLength) {
         const n = await file.write(chunk.subarray(written));
         if (n <= 0) throw new Error("the system wrote 0 bytes");
         written += n;
         this.#size += n;
+        this.#output += n;
       }
     } catch (err) {
       this.#closeHandle();
@@ -153,30 +186,61 @@ export class LogFile {
 
   async #open(): Promise<Deno.FsFile> {
     await Deno.mkdir(dirname(this.#path), { recursive: true });
-    const file = await Deno.open(this.#path, { append: true, create: true, mode: 0o644 });
+    return this.#openSync();
+  }
+
+  /**
+   * Open (or create) the current file and note where it begins in the output:
+   * here when `fresh` (just rotated: its inode may be one a deleted file had),
+   * else where it began when it was written before, if it was.
+   */
+  #openSync(fresh = false): Deno.FsFile {
+    const file = Deno.openSync(this.#path, { append: true, create: true, mode: 0o644 });
+    let info: Deno.FileInfo;
     try {
-      this.#size = (await file.stat()).size;
+      info = file.statSync();
     } catch (err) {
       file.close();
       throw err;
     }
+    this.#size = info.size;
     this.#file = file;
+    if (info.ino !== null && (fresh || !this.#starts.has(info.ino))) {
+      this.#noteStart(info.ino, this.#output);
+      this.#output += info.size; // bytes already there count as output written before
+    }
+    if (this.#closing === undefined) LogFile.#writers.set(this.#path, this);
     return file;
   }
 
-  /** Move the current file out of the way (or truncate it when keep is 0) and return the handle to write to. */
-  async #rotate(file: Deno.FsFile): Promise<Deno.FsFile> {
+  #noteStart(ino: number, offset: number): void {
+    this.#starts.delete(ino);
+    this.#starts.set(ino, offset);
+    for (const old of this.#starts.keys()) {
+      if (this.#starts.size <= this.#keep + 1) break;
+      this.#starts.delete(old);
+    }
+  }
+
+  /**
+   * Move the current file out of the way (or truncate it when keep is 0) and
+   * return the handle to write to. Synchronous from start to end: no reader of
+   * this process can see the files half rotated.
+   */
+  #rotate(file: Deno.FsFile): Deno.FsFile {
     if (this.#keep === 0) {
-      await file.truncate(0);
+      file.truncateSync(0);
       this.#size = 0;
+      const ino = file.statSync().ino;
+      if (ino !== null) this.#noteStart(ino, this.#output);
       return file;
     }
     this.#closeHandle();
     for (let i = this.#keep - 1; i >= 1; i--) {
-      await renameIfExists(`${this.#path}.${i}`, `${this.#path}.${i + 1}`);
+      renameIfExists(`${this.#path}.${i}`, `${this.#path}.${i + 1}`);
     }
-    await renameIfExists(this.#path, `${this.#path}.1`);
-    return await this.#open();
+    renameIfExists(this.#path, `${this.#path}.1`);
+    return this.#openSync(true);
   }
 
   #closeHandle(): void {
@@ -214,9 +278,9 @@ export class LogFile {
   }
 }
 
-async function renameIfExists(from: string, to: string): Promise<void> {
+function renameIfExists(from: string, to: string): void {
   try {
-    await Deno.rename(from, to);
+    Deno.renameSync(from, to);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }

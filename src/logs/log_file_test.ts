@@ -271,3 +271,34 @@ Deno.test("LogFile() rejects bad options", () => {
     RangeError,
   );
 });
+
+Deno.test("LogFile.outputOffset() tells where each file on disk begins in the output", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "svc.stdout.log");
+    await Deno.writeTextFile(path, "before\n"); // 7 bytes written by an earlier run
+    const file = new LogFile(path, { maxBytes: 100, keep: 1 });
+    assert.equal(LogFile.outputOffset(path, (await Deno.stat(path)).ino!), undefined);
+    let output = 7;
+    for (let i = 0; i < 200; i++) {
+      const chunk = encoder.encode(`line ${i} ${"z".repeat(i % 13)}\n`);
+      await file.write(chunk);
+      output += chunk.byteLength;
+      // Rotated files are deleted and their inodes reused: each file still gets its own start.
+      const current = await Deno.stat(path);
+      assert.deepEqual(LogFile.outputOffset(path, current.ino!), {
+        writer: file,
+        offset: output - current.size,
+      });
+      if (i > 20) {
+        const rotated = await Deno.stat(`${path}.1`);
+        assert.equal(
+          LogFile.outputOffset(path, rotated.ino!)?.offset,
+          output - current.size - rotated.size,
+        );
+      }
+    }
+    const ino = (await Deno.stat(path)).ino!;
+    await file.close();
+    assert.equal(LogFile.outputOffset(path, ino), undefined);
+  });
+});

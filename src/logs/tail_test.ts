@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { LogFile } from "./log_file.ts";
-import { tailLines } from "./tail.ts";
+import { openSnapshot, releaseAll } from "./snapshot.ts";
+import { cutLineMarker, tailLines, tailSources } from "./tail.ts";
 
 const encoder = new TextEncoder();
 
@@ -159,14 +160,70 @@ Deno.test("tailLines() reads only the end of a huge file", async () => {
   });
 });
 
-Deno.test("tailLines() keeps the end of a line longer than maxLineBytes", async () => {
+Deno.test("tailLines() keeps the head of a line longer than maxLineBytes, marked", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "svc.stdout.log");
     await Deno.writeTextFile(path, "short\n" + "a".repeat(100) + "END\r\nlast");
     assert.deepEqual(
       await tailLines(path, 3, { maxLineBytes: 10, blockBytes: 7 }),
-      ["short", "aaaaaaEND", "last"],
+      ["short", "aaaaaaaaaa" + cutLineMarker(93), "last"],
     );
+  });
+});
+
+Deno.test("tailLines() returns the newest lines that fit in maxBytes", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "svc.stdout.log");
+    const lines = Array.from(
+      { length: 50 },
+      (_, i) => `${String(i).padStart(2, "0")} ${"x".repeat(97)}`,
+    );
+    await Deno.writeTextFile(`${path}.1`, lines.slice(0, 25).join("\n") + "\n");
+    await Deno.writeTextFile(path, lines.slice(25).join("\n") + "\n");
+    // 100 bytes a line (without its newline): 10 fit in 1000 or 1099 bytes, across the rotation.
+    assert.deepEqual(await tailLines(path, 1000, { keep: 1, maxBytes: 1000 }), lines.slice(-10));
+    assert.deepEqual(await tailLines(path, 1000, { keep: 1, maxBytes: 1099 }), lines.slice(-10));
+    assert.deepEqual(await tailLines(path, 30, { keep: 1, maxBytes: 1_000_000 }), lines.slice(-30));
+    // A budget smaller than a line: the newest line, cut to the budget.
+    assert.deepEqual(await tailLines(path, 5, { maxBytes: 10 }), [
+      lines[49]!.slice(0, 10) + cutLineMarker(90),
+    ]);
+  });
+});
+
+Deno.test("tailLines() of 10000 lines of 200 KB gives the 5 that fit in 1 MiB", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "svc.stdout.log");
+    const line = "y".repeat(200_000);
+    await Deno.writeTextFile(path, Array.from({ length: 40 }, () => line).join("\n") + "\n");
+    const tail = await tailLines(path, 10_000);
+    assert.equal(tail.length, 5); // 5 × 200 000 bytes fit in 1 MiB, 6 do not
+    assert.ok(tail.every((l) => l === line));
+  });
+});
+
+Deno.test("tailSources() stops at the given ends and leaves out the unfinished line", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "svc.stdout.log");
+    await Deno.writeTextFile(`${path}.1`, "a\nb\nc");
+    await Deno.writeTextFile(path, "d\ne\nf\ng");
+    const files = openSnapshot(path, 1);
+    try {
+      const [current, rotated] = files;
+      const sources = [{ file: current!, end: 4 }, { file: rotated!, end: rotated!.size() }];
+      // The stream up to there is "a\nb\ncd\ne\n": "f" and what follows are not part of it.
+      assert.deepEqual(await tailSources(sources, 10), ["a", "b", "cd", "e"]);
+      assert.deepEqual(await tailSources(sources, 2), ["cd", "e"]);
+      // Ending inside a line: that line is unfinished.
+      assert.deepEqual(await tailSources([{ file: current!, end: 3 }, sources[1]!], 10), [
+        "a",
+        "b",
+        "cd",
+      ]);
+      assert.deepEqual(await tailSources([{ file: current!, end: 0 }], 10), []);
+    } finally {
+      releaseAll(files);
+    }
   });
 });
 
@@ -205,4 +262,5 @@ Deno.test("tailLines() rejects out-of-range arguments", async () => {
   await assert.rejects(tailLines("x.log", 1, { keep: -1 }), RangeError);
   await assert.rejects(tailLines("x.log", 1, { blockBytes: 0 }), RangeError);
   await assert.rejects(tailLines("x.log", 1, { maxLineBytes: 0 }), RangeError);
+  await assert.rejects(tailLines("x.log", 1, { maxBytes: 0 }), RangeError);
 });

@@ -1,40 +1,59 @@
 /**
  * Remote control over NATS: a micro service named `edgevisor` (so that
  * `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS` list every orchestrator) with the
- * endpoints `list`, `status`, `start`, `stop`, `restart`, `logs` and `health`
- * under `{prefix}.{node}.control`.
+ * endpoints of {@linkcode CONTROL_ENDPOINTS} under `{prefix}.{node}.control`.
  *
- * Each request is answered by the REST API app itself (`createApp`), so the
- * bodies, validation and errors are exactly those of HTTP. A request carries
- * its parameters as a JSON object (`{"name": "web", "force": true}`), and the
- * API token, when one is configured, in an `Authorization: Bearer <token>`
- * header.
+ * The endpoints, and the REST request each answers with, come from the
+ * route table (`src/api/routes.ts`): the routes that name a control
+ * endpoint. Each request is answered by the REST API app itself
+ * (`createApp`), so the bodies, validation and errors are exactly those of
+ * HTTP, and the error code of an error answer is its HTTP status. A request
+ * carries its parameters as a JSON object (`{"name": "web", "force": true}`).
+ * No secret travels with it: who may send control requests, and who may
+ * answer them, is decided by the NATS server's permissions on these subjects.
  *
  * @module
  */
-import type { NatsConnection } from "@nats-io/nats-core";
-import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "../api/app.ts";
-import type { ErrorBody } from "../api/wire.ts";
+import { errorAnswer } from "../api/error_status.ts";
+import { type OperationName, pathOf } from "../api/paths.ts";
+import { type Route, type Routes, routes } from "../api/routes.ts";
+import { BadRequestError } from "../errors.ts";
 import type { ServiceControl } from "../types.ts";
 import { VERSION } from "../version.ts";
+import { type MicroReply, MicroService } from "./micro.ts";
 
 /** The running micro service. */
-export type ControlService = Service;
+export type ControlService = MicroService;
 
-/** Every control endpoint. */
-export const CONTROL_ENDPOINTS = [
-  "list",
-  "status",
-  "start",
-  "stop",
-  "restart",
-  "logs",
-  "health",
-] as const;
+/** One control endpoint: the name a route of the table gives it. */
+export type ControlEndpoint = {
+  [N in OperationName]: Routes[N] extends { control: { endpoint: infer E } } ? E : never;
+}[OperationName];
 
-/** One control endpoint. */
-export type ControlEndpoint = typeof CONTROL_ENDPOINTS[number];
+/** How one control endpoint maps to REST requests. */
+export interface ControlRoute {
+  /** The operation that answers a request naming a service. */
+  named?: Route;
+  /** The operation that answers a request naming none (`list`, the orchestrator's `health`). */
+  unnamed?: Route;
+  /** Request fields passed on as query parameters. */
+  query: readonly string[];
+}
+
+/** Every control endpoint and the operations that answer it, in the order of the route table. */
+export const CONTROL_ENDPOINTS: Readonly<Record<ControlEndpoint, ControlRoute>> = (() => {
+  const endpoints: Record<string, ControlRoute> = {};
+  for (const route of routes()) {
+    if (!route.control) continue;
+    const entry = endpoints[route.control.endpoint] ??= { query: [] };
+    if (route.params?.name) entry.named = route;
+    else entry.unnamed = route;
+    entry.query = [...new Set([...entry.query, ...route.control.query ?? []])];
+  }
+  return endpoints as Record<ControlEndpoint, ControlRoute>;
+})();
 
 /** Body of a control request: every field optional, strings accepted as in a query string. */
 export interface ControlRequest {
@@ -56,119 +75,95 @@ export interface ControlOptions {
   node: string;
   /** Subject prefix (service metadata). */
   prefix: string;
-  /** Token requests must carry; none when undefined. */
-  token?: string;
   /** Where unexpected errors are logged. */
   log?: (line: string) => void;
 }
 
-/** A REST request (method and path with query) for a control request; throws on bad input. */
+/**
+ * The REST request (method and path with query) of a control request.
+ *
+ * @throws {BadRequestError} for a name that is not a string, or a missing one.
+ */
 export function restRequest(
   endpoint: ControlEndpoint,
   request: ControlRequest,
-): { method: "GET" | "POST"; path: string; status?: number; error?: string } {
+): { method: Route["method"]; path: string } {
+  const { named, unnamed, query } = CONTROL_ENDPOINTS[endpoint];
   const name = request.name;
   if (name !== undefined && typeof name !== "string") {
-    return { method: "GET", path: "", status: 400, error: 'Invalid "name": expected a string' };
+    throw new BadRequestError('Invalid "name": expected a string');
   }
-  const service = name === undefined ? undefined : encodeURIComponent(name);
-  if (endpoint === "list") return { method: "GET", path: "/api/services/list" };
-  if (endpoint === "health" && service === undefined) return { method: "GET", path: "/api/health" };
-  if (service === undefined || service === "") {
-    return { method: "GET", path: "", status: 400, error: 'Missing "name": the service name' };
+  if (named === undefined || (name === undefined && unnamed !== undefined)) {
+    return { method: unnamed!.method, path: pathOf(unnamed!.name) };
   }
-  const query = new URLSearchParams();
-  if (endpoint === "stop" && request.force !== undefined) query.set("force", String(request.force));
-  if (endpoint === "logs") {
-    if (request.lines !== undefined) query.set("lines", String(request.lines));
-    if (request.stream !== undefined) query.set("stream", String(request.stream));
+  if (name === undefined || name === "") {
+    throw new BadRequestError('Missing "name": the service name');
   }
-  const qs = query.size > 0 ? `?${query}` : "";
-  const method = endpoint === "start" || endpoint === "stop" || endpoint === "restart"
-    ? "POST"
-    : "GET";
-  return { method, path: `/api/services/${endpoint}/${service}${qs}` };
+  const values: Record<string, string> = {};
+  for (const key of query) {
+    const value = request[key as keyof ControlRequest];
+    if (value !== undefined) values[key] = String(value);
+  }
+  return { method: named.method, path: pathOf(named.name, { name }, values) };
 }
 
-/** Whether an `Authorization` header value carries `token` (constant-time comparison). */
-export function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1] ?? "";
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(token);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
-}
-
-/** Register the `edgevisor` micro service with its endpoints on `nc`. */
-export async function addControlService(
+/** Start the `edgevisor` micro service with its endpoints on `nc`. */
+export function addControlService(
   nc: NatsConnection,
   control: ServiceControl,
   options: ControlOptions,
 ): Promise<ControlService> {
-  const app = createApp(control, { log: options.log });
-  // @nats-io/services is built against its own copy of nats-core's types.
-  const svcm = new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]);
-  const service = await svcm.add({
+  const log = options.log ?? ((line: string) => console.error(line));
+  // One app per connection, for its answers only: it serves no /metrics, so it counts no transitions.
+  const app = createApp(control, { log, countTransitions: false });
+
+  async function answer(endpoint: ControlEndpoint, msg: Msg): Promise<MicroReply> {
+    let request: ControlRequest = {};
+    if (msg.data.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = msg.json<unknown>();
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new BadRequestError("Invalid request: expected a JSON object");
+      }
+      request = parsed as ControlRequest;
+    }
+    const rest = restRequest(endpoint, request);
+    const response = await app.request(rest.path, { method: rest.method });
+    const text = await response.text();
+    if (response.ok) return { data: text };
+    let error = `HTTP ${response.status}`;
+    try {
+      error = (JSON.parse(text) as { error?: string }).error ?? error;
+    } catch {
+      // keep the status
+    }
+    return { data: text, error: { code: response.status, description: error } };
+  }
+
+  /** An error of the request itself, answered by its kind as HTTP would. */
+  async function reply(endpoint: ControlEndpoint, msg: Msg): Promise<MicroReply> {
+    try {
+      return await answer(endpoint, msg);
+    } catch (error) {
+      const { status, body } = errorAnswer(error, log, `nats: control ${endpoint}`);
+      return { data: JSON.stringify(body), error: { code: status, description: body.error } };
+    }
+  }
+
+  return MicroService.start(nc, {
     name: "edgevisor",
     version: VERSION,
     description: "edgevisor process supervisor",
     metadata: { node: options.node, version: VERSION, prefix: options.prefix },
-  });
-  const group = service.addGroup(options.group);
-  for (const endpoint of CONTROL_ENDPOINTS) {
-    group.addEndpoint(endpoint, {
-      handler: (_err, msg) => {
-        void answer(endpoint, msg).catch((err) =>
-          options.log?.(`nats: control ${endpoint} failed: ${err}`)
-        );
-      },
+    endpoints: (Object.keys(CONTROL_ENDPOINTS) as ControlEndpoint[]).map((endpoint) => ({
+      name: endpoint,
+      subject: `${options.group}.${endpoint}`,
       metadata: { endpoint },
-    });
-  }
-
-  async function answer(endpoint: ControlEndpoint, msg: ServiceMsg): Promise<void> {
-    const fail = (status: number, error: string) =>
-      msg.respondError(status, error, JSON.stringify({ ok: false, error } satisfies ErrorBody));
-    const authorization = msg.headers?.get("Authorization") || undefined;
-    if (options.token !== undefined && !tokenMatches(authorization, options.token)) {
-      fail(401, authorization ? "Wrong API token" : "Missing API token");
-      return;
-    }
-    let request: ControlRequest = {};
-    if (msg.data.length > 0) {
-      try {
-        const parsed = msg.json<unknown>();
-        if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-          throw new TypeError("not an object");
-        }
-        request = parsed as ControlRequest;
-      } catch {
-        fail(400, "Invalid request: expected a JSON object");
-        return;
-      }
-    }
-    const rest = restRequest(endpoint, request);
-    if (rest.status !== undefined) {
-      fail(rest.status, rest.error ?? "Bad request");
-      return;
-    }
-    const headers: Record<string, string> = {};
-    if (authorization) headers.Authorization = authorization;
-    const response = await app.request(rest.path, { method: rest.method, headers });
-    const text = await response.text();
-    if (response.ok) {
-      msg.respond(text);
-      return;
-    }
-    let error = `HTTP ${response.status}`;
-    try {
-      error = (JSON.parse(text) as ErrorBody).error ?? error;
-    } catch {
-      // keep the status
-    }
-    msg.respondError(response.status, error, text);
-  }
-
-  return service;
+      handler: (msg) => reply(endpoint, msg),
+    })),
+  });
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { restRequest, tokenMatches } from "./control.ts";
+import { BadRequestError } from "../errors.ts";
+import { PATHS } from "../api/paths.ts";
+import { CONTROL_ENDPOINTS, type ControlEndpoint, restRequest } from "./control.ts";
 
 Deno.test("restRequest() maps each endpoint to its REST request", () => {
   assert.deepEqual(restRequest("list", {}), { method: "GET", path: "/api/services/list" });
@@ -26,20 +28,79 @@ Deno.test("restRequest() maps each endpoint to its REST request", () => {
   });
 });
 
+Deno.test("restRequest() passes on only the query fields of the endpoint", () => {
+  assert.deepEqual(restRequest("start", { name: "web", force: true, lines: 3 }), {
+    method: "POST",
+    path: "/api/services/start/web",
+  });
+  // `follow` would turn the answer into an event stream: not a control field.
+  assert.deepEqual(
+    restRequest("logs", { name: "web", follow: true } as Record<string, unknown>),
+    { method: "GET", path: "/api/services/logs/web" },
+  );
+});
+
 Deno.test("restRequest() keeps a hostile name inside one path segment", () => {
-  assert.equal(restRequest("status", { name: "../x" }).path, "/api/services/status/..%2Fx");
+  assert.deepEqual(restRequest("status", { name: "../x" }), {
+    method: "GET",
+    path: "/api/services/status/..%2Fx",
+  });
 });
 
-Deno.test("restRequest() answers 400 without a name", () => {
-  assert.equal(restRequest("start", {}).status, 400);
-  assert.equal(restRequest("start", { name: 3 as unknown as string }).status, 400);
+Deno.test("restRequest() refuses a request without a name as invalid", () => {
+  for (const endpoint of ["status", "start", "stop", "restart", "logs"] as const) {
+    for (const request of [{}, { name: "" }]) {
+      assert.throws(() => restRequest(endpoint, request), (error) => {
+        assert.ok(error instanceof BadRequestError);
+        assert.equal(error.kind, "invalid");
+        assert.equal(error.message, 'Missing "name": the service name');
+        return true;
+      });
+    }
+  }
+  assert.throws(() => restRequest("start", { name: 3 as unknown as string }), {
+    name: "BadRequestError",
+    message: 'Invalid "name": expected a string',
+  });
 });
 
-Deno.test("tokenMatches() wants the exact bearer token", () => {
-  assert.equal(tokenMatches("Bearer s3cret", "s3cret"), true);
-  assert.equal(tokenMatches("bearer  s3cret ", "s3cret"), true);
-  assert.equal(tokenMatches("Bearer s3cre", "s3cret"), false);
-  assert.equal(tokenMatches("Bearer s3cretX", "s3cret"), false);
-  assert.equal(tokenMatches("s3cret", "s3cret"), false);
-  assert.equal(tokenMatches(undefined, "s3cret"), false);
+Deno.test("CONTROL_ENDPOINTS are the control routes of the table, as docs/nats.md lists them", () => {
+  assert.deepEqual(Object.keys(CONTROL_ENDPOINTS), [
+    "list",
+    "status",
+    "start",
+    "stop",
+    "restart",
+    "logs",
+    "health",
+  ]);
+  const operations = Object.fromEntries(
+    Object.entries(CONTROL_ENDPOINTS).map(([endpoint, r]) => [
+      endpoint,
+      [r.named?.name ?? null, r.unnamed?.name ?? null, [...r.query]],
+    ]),
+  );
+  assert.deepEqual(operations, {
+    list: [null, "list", []],
+    status: ["status", null, []],
+    start: ["start", null, []],
+    stop: ["stop", null, ["force"]],
+    restart: ["restart", null, []],
+    logs: ["logs", null, ["lines", "stream"]],
+    health: ["health", "orchestrator", []],
+  });
+  for (const route of Object.values(CONTROL_ENDPOINTS).flatMap((r) => [r.named, r.unnamed])) {
+    if (route) assert.equal(route.method, PATHS[route.name].method);
+  }
+  const endpoint: ControlEndpoint = "logs";
+  // @ts-expect-error: not a control endpoint
+  const other: ControlEndpoint = "reload";
+  assert.ok(endpoint && other);
+});
+
+Deno.test("CONTROL_ENDPOINTS changes services with POST only", () => {
+  const posts = Object.entries(CONTROL_ENDPOINTS).filter(([, r]) =>
+    [r.named, r.unnamed].some((route) => route?.method === "POST")
+  );
+  assert.deepEqual(posts.map(([name]) => name), ["start", "stop", "restart"]);
 });

@@ -1,52 +1,74 @@
 /**
  * The NATS side of one orchestrator: connects in the background (retrying
  * forever), publishes lifecycle events, status changes, periodic snapshots
- * and heartbeats, keeps a JetStream stream and KV bucket when the server has
- * JetStream, answers fleet discovery, and (optionally) serves remote control.
+ * and heartbeats, writes the latest status and heartbeat into the KV bucket
+ * when there is JetStream (creating the stream and bucket when missing,
+ * never changing existing ones), wakes up on fleet discovery, and
+ * (optionally) serves remote control.
  *
  * NATS never stands in the supervisor's way: events are queued in a bounded
  * outbox synchronously and published when a connection is up; nothing here
- * is awaited by the supervisor. A published message stays held until a
+ * is awaited by the supervisor. A published event stays held until a
  * PING/PONG round trip shows the server has it; what a dropped connection
  * took with it goes back to the front of the outbox and is sent again after
  * the reconnect, with the same `Nats-Msg-Id`, so the stream stores it once.
+ * Statuses and heartbeats are not queued: a snapshot of every service and a
+ * heartbeat follow every (re)connect. A clean close publishes a last
+ * heartbeat marked `offline`.
  *
  * @module
  */
-import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
-import type { EventBus, SupervisorEvent } from "../events.ts";
-import type { ServiceControl, ServiceStatus } from "../types.ts";
+import type { EventBus } from "../events.ts";
+import type { ConfigReport } from "../fleet/report.ts";
+import type { ServiceControl, ServiceStatus, SupervisorEvent } from "../types.ts";
 import { delay } from "../supervisor/process.ts";
 import { VERSION } from "../version.ts";
-import { connectNats, type NatsConnectOptions, parseServers } from "./connection.ts";
+import { keepConnected, type NatsConnectOptions } from "./connection.ts";
+import { authenticates, parseServers } from "./servers.ts";
 import { addControlService, type ControlService } from "./control.ts";
+import { setUpStorage, type StorageOptions } from "./jetstream.ts";
 import { Outbox, type OutboxMessage } from "./outbox.ts";
 import {
   bucketName,
   DEFAULT_PREFIX,
   discoverSubject,
+  MAX_HEARTBEAT_INTERVAL_S,
+  MIN_HEARTBEAT_INTERVAL_S,
   nodeFromHostname,
   type NodeSubjects,
   nodeSubjects,
   SCHEMA_VERSION,
   streamName,
-  streamSubjects,
   subjectToken,
 } from "./subjects.ts";
 
 /** Options of a {@linkcode NatsPublisher}. */
-export interface NatsPublisherOptions extends NatsConnectOptions {
+export interface NatsPublisherOptions extends NatsConnectOptions, StorageOptions {
   /** Node name, a subject token. @default the host name's first label */
   node?: string;
   /** First token of every subject. @default "edgevisor" */
   prefix?: string;
-  /** Serve the control endpoints. @default false */
+  /**
+   * Serve the control endpoints. Whoever may publish on
+   * `{prefix}.{node}.control.>` (a question of the server's permissions)
+   * can start and stop services. @default false
+   */
   control?: boolean;
-  /** API token that control requests must carry (`Authorization: Bearer <token>`). */
-  apiToken?: string;
-  /** Milliseconds between heartbeats. @default 5000 */
+  /**
+   * JetStream domain of the stream and the bucket (a device's own leaf
+   * node); the stream then holds this node's events only. @default the
+   * domain of the server connected to
+   */
+  domain?: string;
+  /**
+   * The stream and the bucket are set up by the operator: make no JetStream
+   * API call, only publish events and KV values (a user allowed to publish
+   * on its own subjects is enough). @default false
+   */
+  provisioned?: boolean;
+  /** Milliseconds between heartbeats, from 100 to 3600000. @default 5000 */
   heartbeatIntervalMs?: number;
   /** Milliseconds between full snapshots of every service. @default 60000 */
   snapshotIntervalMs?: number;
@@ -54,10 +76,6 @@ export interface NatsPublisherOptions extends NatsConnectOptions {
   outboxSize?: number;
   /** Milliseconds between connection attempts. @default 2000 */
   retryMs?: number;
-  /** Oldest message the stream keeps, milliseconds. @default 86400000 (24 h) */
-  streamMaxAgeMs?: number;
-  /** Largest size of the stream, bytes. @default 268435456 (256 MiB) */
-  streamMaxBytes?: number;
   /** One line of the orchestrator's log. @default console.error */
   log?: (line: string) => void;
 }
@@ -68,12 +86,22 @@ export interface NatsSource {
   control: ServiceControl;
   /** Every transition. */
   events: EventBus<SupervisorEvent>;
+  /**
+   * The configuration state of a device that follows a fleet group: the
+   * heartbeat's `config`; a new report publishes a heartbeat at once.
+   */
+  config?: {
+    readonly report: ConfigReport;
+    subscribe(listener: (report: ConfigReport) => void): () => void;
+  };
 }
 
-/** Body of `{prefix}.{node}.heartbeat` (and of discovery replies). */
+/** Body of `{prefix}.{node}.heartbeat` (and of the KV key `{node}._heartbeat`). */
 export interface HeartbeatMessage {
   schema: number;
   node: string;
+  /** True in the last heartbeat of an orchestrator that stops. */
+  offline: boolean;
   version: string;
   pid: number;
   /** When it was sent, ISO 8601. */
@@ -90,26 +118,62 @@ export interface HeartbeatMessage {
   rss_bytes: number;
   /** Messages waiting, and dropped since start, in the outbox. */
   outbox: { queued: number; dropped_total: number };
+  /** The state of its fleet configuration, when it follows a fleet group. */
+  config?: ConfigReport;
 }
 
-/** Body of `{prefix}.{node}.status.{service}`: the REST status fields plus `schema`, `node`, `at`. */
+/** Body of `{prefix}.{node}.status.{service}` and of its KV key: the REST status fields plus `schema`, `node`, `at`. */
 export type StatusMessage = { schema: number; node: string; at: string } & ServiceStatus;
 
 /** Body of `{prefix}.{node}.events.{service}`: the event plus `schema` and `node`. */
 export type EventMessage = { schema: number; node: string } & SupervisorEvent;
 
-const CLOCK_TICKS = 100;
+/** What {@linkcode checkNatsOptions} finds: an error that stops the start, or a warning to log. */
+export interface NatsOptionsCheck {
+  /** Why the options cannot be used. */
+  error?: string;
+  /** What to log on every start. */
+  warning?: string;
+}
 
-/** What is wrong with `options` (node, prefix, server URL), or undefined when they are usable. */
-export function natsOptionsProblem(options: NatsPublisherOptions): string | undefined {
+/**
+ * Check `options` before anything starts: node, prefix, domain, server URL,
+ * heartbeat interval; and refuse `control` on a connection that does not
+ * authenticate, unless `insecure` (then a warning).
+ */
+export function checkNatsOptions(
+  options: NatsPublisherOptions,
+  insecure = false,
+): NatsOptionsCheck {
   try {
     if (options.prefix !== undefined) subjectToken(options.prefix, "prefix");
     if (options.node !== undefined) subjectToken(options.node, "node");
+    if (options.domain !== undefined) subjectToken(options.domain, "JetStream domain");
     parseServers(options.url);
   } catch (err) {
-    return message(err);
+    return { error: message(err) };
   }
-  return undefined;
+  const interval = options.heartbeatIntervalMs;
+  if (
+    interval !== undefined &&
+    !(interval >= MIN_HEARTBEAT_INTERVAL_S * 1000 && interval <= MAX_HEARTBEAT_INTERVAL_S * 1000)
+  ) {
+    return {
+      error:
+        `Invalid heartbeat interval ${interval} ms: expected ${MIN_HEARTBEAT_INTERVAL_S} to ${MAX_HEARTBEAT_INTERVAL_S} seconds`,
+    };
+  }
+  if (!options.control || authenticates(options)) return {};
+  if (insecure) {
+    return {
+      warning:
+        "warning: NATS control is on over a connection without authentication (--insecure): every client of the NATS server can start, stop and restart services and read their logs",
+    };
+  }
+  return {
+    error:
+      "refusing --nats-control on a NATS connection without authentication: every client of the server could start, stop and restart services; connect as a user the server confines (--nats-creds, --nats-nkey, --nats-user/--nats-pass, --nats-token or a TLS client certificate) or pass --insecure",
+  };
 }
 
 /** Publishes one orchestrator on NATS; see the module documentation. */
@@ -134,15 +198,16 @@ export class NatsPublisher {
   #nc: NatsConnection | undefined;
   #ready = false;
   #generation = 0;
+  /** Whether statuses and heartbeats are written into the KV bucket (false without JetStream). */
   #kv = false;
-  #jetStream: "unknown" | "yes" | "no" = "unknown";
+  /** What the last JetStream set-up logged, so that a reconnect logs only a change. */
+  #jetStreamLog = "";
   #closing = false;
   #stopWaiting = new AbortController();
-  #unsubscribe: (() => void) | undefined;
+  #unsubscribe: (() => void)[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
   #loop: Promise<void> | undefined;
   #service: ControlService | undefined;
-  #cpu = { seconds: cpuSeconds(), atMs: performance.now() };
 
   /** Validate the options (throws `TypeError` for a bad node or prefix). Nothing starts yet. */
   constructor(source: NatsSource, options: NatsPublisherOptions) {
@@ -168,7 +233,9 @@ export class NatsPublisher {
   /** Subscribe to the events and start connecting in the background. Returns at once. */
   start(): void {
     if (this.#loop) return;
-    this.#unsubscribe = this.#source.events.subscribe((event) => this.#onEvent(event));
+    this.#unsubscribe.push(this.#source.events.subscribe((event) => this.#onEvent(event)));
+    const config = this.#source.config?.subscribe(() => this.#publishHeartbeat());
+    if (config) this.#unsubscribe.push(config);
     const heartbeatMs = this.#options.heartbeatIntervalMs ?? 5000;
     const snapshotMs = this.#options.snapshotIntervalMs ?? 60_000;
     this.#timers.push(setInterval(() => this.#publishHeartbeat(), heartbeatMs));
@@ -176,16 +243,17 @@ export class NatsPublisher {
     this.#loop = this.#run();
   }
 
-  /** Send what is queued (briefly, when connected), then disconnect. */
+  /** Send what is queued and an `offline` heartbeat (briefly, when connected), then disconnect. */
   async close(): Promise<void> {
     this.#closing = true;
-    this.#unsubscribe?.();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
     for (const id of this.#timers) clearInterval(id);
     this.#stopWaiting.abort();
     const nc = this.#nc;
     if (nc && !nc.isClosed()) {
       if (this.#ready) {
         this.#drain();
+        this.#publishHeartbeat(true);
         // Bounded: a slow server does not hold the exit up.
         await Promise.race([
           Promise.all([this.#service?.stop().catch(() => {}), nc.flush().catch(() => {})]),
@@ -198,45 +266,20 @@ export class NatsPublisher {
     await Promise.race([this.#loop, delay(1000)]);
   }
 
-  async #run(): Promise<void> {
-    const retryMs = this.#options.retryMs ?? 2000;
-    let complained = false;
-    while (!this.#closing) {
-      let nc: NatsConnection;
-      try {
-        nc = await connectNats(this.#options, {
-          name: `edgevisor ${this.node}`,
-          maxReconnectAttempts: -1,
-          timeout: 5000,
-          reconnectTimeWait: retryMs,
-          reconnectJitter: Math.min(100, retryMs),
-          pingInterval: 20_000,
-          maxPingOut: 3,
-        });
-      } catch (err) {
-        if (!complained) {
-          this.#log(
-            `nats: cannot connect to ${this.#options.url}: ${message(err)}; retrying every ${
-              retryMs / 1000
-            }s`,
-          );
-          complained = true;
-        }
-        await delay(retryMs, this.#stopWaiting.signal);
-        continue;
-      }
-      if (this.#closing) {
-        await nc.close().catch(() => {});
-        break;
-      }
-      complained = false;
+  #run(): Promise<void> {
+    return keepConnected(this.#options, {
+      name: `edgevisor ${this.node}`,
+      retryMs: this.#options.retryMs,
+      signal: this.#stopWaiting.signal,
+      log: this.#log,
+    }, async (nc) => {
       this.#nc = nc;
       this.#log(`nats: connected to ${nc.getServer()} as node "${this.node}"`);
       this.#watchStatus(nc);
       this.#subscribeDiscover(nc);
       await this.#onConnected(nc);
       if (this.#options.control) await this.#startControl(nc);
-      const err = await nc.closed();
+    }, (err) => {
       this.#ready = false;
       this.#generation++;
       this.#requeueUnconfirmed();
@@ -244,9 +287,8 @@ export class NatsPublisher {
       this.#service = undefined;
       if (!this.#closing) {
         this.#log(`nats: connection closed${err ? `: ${err.message}` : ""}; connecting again`);
-        await delay(retryMs, this.#stopWaiting.signal);
       }
-    }
+    });
   }
 
   #watchStatus(nc: NatsConnection): void {
@@ -281,46 +323,56 @@ export class NatsPublisher {
   async #setupJetStream(nc: NatsConnection): Promise<void> {
     const stream = streamName(this.prefix);
     const bucket = bucketName(this.prefix);
-    let jsm;
-    try {
-      jsm = await jetstreamManager(nc, { timeout: 5000 });
-    } catch {
-      if (this.#jetStream !== "no") {
-        this.#log("nats: the server has no JetStream; publishing without stream and KV bucket");
-      }
-      this.#jetStream = "no";
-      this.#kv = false;
+    const note = (line: string) => {
+      if (line !== this.#jetStreamLog) this.#log(line);
+      this.#jetStreamLog = line;
+    };
+    if (this.#options.provisioned) {
+      this.#kv = true;
+      note(`nats: publishing to stream "${stream}" and KV bucket "${bucket}" as provisioned`);
       return;
     }
+    let jsm;
     try {
-      const config = {
-        name: stream,
-        subjects: streamSubjects(this.prefix),
-        max_age: (this.#options.streamMaxAgeMs ?? 86_400_000) * 1_000_000,
-        max_bytes: this.#options.streamMaxBytes ?? 268_435_456,
-      };
-      try {
-        await jsm.streams.info(stream);
-        await jsm.streams.update(stream, config);
-      } catch {
-        await jsm.streams.add(config);
-      }
-      await new Kvm(nc).create(bucket, { history: 1 });
-      if (this.#jetStream !== "yes") {
-        this.#log(`nats: JetStream stream "${stream}" and KV bucket "${bucket}" ready`);
-      }
-      this.#jetStream = "yes";
-      this.#kv = true;
+      jsm = await jetstreamManager(nc, { timeout: 5000, domain: this.#options.domain });
     } catch (err) {
-      this.#log(`nats: cannot set up stream "${stream}" or KV bucket "${bucket}": ${message(err)}`);
-      this.#kv = false;
+      if (/no responders|not enabled/i.test(message(err))) {
+        this.#kv = false;
+        note("nats: the server has no JetStream; publishing without stream and KV bucket");
+        return;
+      }
+      // Not allowed to ask, for instance: the stream and bucket may still be there.
+      this.#kv = true;
+      note(
+        `nats: cannot check JetStream (${
+          message(err)
+        }); publishing to stream "${stream}" and KV bucket "${bucket}" as they are`,
+      );
+      return;
+    }
+    this.#kv = true;
+    try {
+      const done = await setUpStorage(jsm, {
+        prefix: this.prefix,
+        ...(this.#options.domain === undefined ? {} : { node: this.node }),
+      }, this.#options);
+      const how = done.stream === done.bucket
+        ? done.stream
+        : `stream ${done.stream}, bucket ${done.bucket}`;
+      note(`nats: JetStream stream "${stream}" and KV bucket "${bucket}" ready (${how})`);
+    } catch (err) {
+      note(
+        `nats: cannot set up stream "${stream}" or KV bucket "${bucket}": ${
+          message(err)
+        }; publishing to them as they are`,
+      );
     }
   }
 
+  /** A discovery request: publish a heartbeat now (and every status when asked), never a reply. */
   #subscribeDiscover(nc: NatsConnection): void {
     nc.subscribe(discoverSubject(this.prefix), {
-      callback: (_err, msg: Msg) => {
-        if (!msg.reply) return;
+      callback: (_err, msg) => {
         let withServices = false;
         try {
           withServices = msg.data.length > 0 &&
@@ -328,9 +380,8 @@ export class NatsPublisher {
         } catch {
           // an empty or non-JSON request asks for the heartbeat only
         }
-        const body: Record<string, unknown> = { ...this.#heartbeat() };
-        if (withServices) body.service_status = this.#source.control.list();
-        msg.respond(JSON.stringify(body));
+        this.#publishHeartbeat();
+        if (withServices) this.#publishSnapshot();
       },
     });
   }
@@ -341,14 +392,9 @@ export class NatsPublisher {
         group: this.subjects.control,
         node: this.node,
         prefix: this.prefix,
-        token: this.#options.apiToken,
         log: this.#log,
       });
-      this.#log(
-        `nats: control service "edgevisor" on ${this.subjects.control}.*${
-          this.#options.apiToken ? " (token required)" : ""
-        }`,
-      );
+      this.#log(`nats: control service "edgevisor" on ${this.subjects.control}.*`);
     } catch (err) {
       this.#log(`nats: cannot start the control service: ${message(err)}`);
     }
@@ -361,11 +407,14 @@ export class NatsPublisher {
       this.subjects.events(service),
       JSON.stringify({ schema: SCHEMA_VERSION, node: this.node, ...event }),
     );
-    this.#enqueueStatus(service);
     this.#drain();
+    this.#publishStatus(service);
   }
 
-  #enqueueStatus(service: string): void {
+  /** The status of `service` on its subject and into its KV key, when connected. */
+  #publishStatus(service: string): void {
+    const nc = this.#nc;
+    if (!this.#ready || !nc) return;
     let status: ServiceStatus;
     try {
       status = this.#source.control.status(service);
@@ -375,10 +424,16 @@ export class NatsPublisher {
     const body = JSON.stringify(
       { schema: SCHEMA_VERSION, node: this.node, at: new Date().toISOString(), ...status },
     );
-    this.#enqueue(this.subjects.status(service), body);
-    if (this.#kv) {
-      this.#enqueue(`$KV.${bucketName(this.prefix)}.${this.subjects.statusKey(service)}`, body);
+    try {
+      nc.publish(this.subjects.status(service), body);
+      if (this.#kv) nc.publish(this.#kvSubject(this.subjects.statusKey(service)), body);
+    } catch {
+      // disconnected in between: the snapshot after the reconnect sends it
     }
+  }
+
+  #kvSubject(key: string): string {
+    return `$KV.${bucketName(this.prefix)}.${key}`;
   }
 
   #enqueue(subject: string, data: string): void {
@@ -450,58 +505,45 @@ export class NatsPublisher {
     if (this.#unconfirmed.length > 0) void this.#confirm(nc);
   }
 
-  #heartbeat(): HeartbeatMessage {
+  #heartbeat(offline = false): HeartbeatMessage {
+    // The orchestrator's own CPU and memory, as the metrics sampler last read them.
     const info = this.#source.control.info();
-    const seconds = cpuSeconds();
-    const nowMs = performance.now();
-    const spanMs = nowMs - this.#cpu.atMs;
-    const percent = spanMs > 0 ? ((seconds - this.#cpu.seconds) * 1000 / spanMs) * 100 : 0;
-    if (spanMs >= 1000) this.#cpu = { seconds, atMs: nowMs };
     return {
       schema: SCHEMA_VERSION,
       node: this.node,
+      offline,
       version: VERSION,
       pid: info.pid,
       at: new Date().toISOString(),
       uptime: info.uptime,
       heartbeat_interval: (this.#options.heartbeatIntervalMs ?? 5000) / 1000,
       services: { ...info.services },
-      cpu: { seconds: round(seconds, 2), percent: round(Math.max(0, percent), 1) },
-      rss_bytes: Deno.memoryUsage().rss,
+      cpu: {
+        seconds: round(info.cpu_seconds ?? 0, 2),
+        percent: round(Math.max(0, info.cpu_percent ?? 0), 1),
+      },
+      rss_bytes: info.memory_rss_bytes ?? Deno.memoryUsage().rss,
       outbox: { queued: this.#outbox.size, dropped_total: this.#droppedTotal },
+      ...(this.#source.config ? { config: this.#source.config.report } : {}),
     };
   }
 
   /** Heartbeats are not queued: a fresh one follows every reconnect. */
-  #publishHeartbeat(): void {
+  #publishHeartbeat(offline = false): void {
     const nc = this.#nc;
     if (!this.#ready || !nc) return;
-    const body = JSON.stringify(this.#heartbeat());
+    const body = JSON.stringify(this.#heartbeat(offline));
     try {
       nc.publish(this.subjects.heartbeat, body);
-      if (this.#kv) {
-        nc.publish(`$KV.${bucketName(this.prefix)}.${this.subjects.heartbeatKey}`, body);
-      }
+      if (this.#kv) nc.publish(this.#kvSubject(this.subjects.heartbeatKey), body);
     } catch {
       // disconnected in between
     }
   }
 
-  /** Status of every service, queued behind the events. */
+  /** Status of every service, behind the events. */
   #publishSnapshot(): void {
-    if (!this.#ready) return;
-    for (const status of this.#source.control.list()) this.#enqueueStatus(status.name);
-    this.#drain();
-  }
-}
-
-function cpuSeconds(): number {
-  try {
-    const text = Deno.readTextFileSync("/proc/self/stat");
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
+    for (const status of this.#source.control.list()) this.#publishStatus(status.name);
   }
 }
 

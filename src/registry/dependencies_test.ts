@@ -46,6 +46,28 @@ Deno.test("parseRegistry() allows a schedule on jobs only", () => {
   assert.deepEqual(problems([svc("a", { kind: "job", schedule: "0 3 * * *" })]), []);
 });
 
+Deno.test("parseRegistry() names the cron field that is wrong at services[i].schedule", () => {
+  const job = (name: string, schedule: unknown) => svc(name, { kind: "job", schedule });
+  assert.deepEqual(
+    problems([
+      job("a", "0 8 * * FUNDAY"),
+      job("b", "@reboot"),
+      job("c", "0 8 * JAN-FOO MON"),
+      job("d", "0 8 * * * *"),
+      job("e", "@weekly"),
+      job("f", "30 6 * jan-mar Mon-Fri"),
+    ]),
+    [
+      'services[0].schedule: day of week "FUNDAY": expected 0-7 or SUN-SAT',
+      'services[1].schedule: unknown macro "@reboot": expected one of @yearly, @annually, ' +
+      "@monthly, @weekly, @daily, @midnight, @hourly",
+      'services[2].schedule: month "FOO": expected 1-12 or JAN-DEC',
+      "services[3].schedule: expected a cron expression: 5 fields (minute hour day-of-month " +
+      "month day-of-week) or a macro such as @daily; got 6 fields",
+    ],
+  );
+});
+
 Deno.test("parseRegistry() accepts a dependency graph without cycles", () => {
   const registry = parseRegistry(
     JSON.stringify({

@@ -8,8 +8,15 @@
  */
 import { dirname, resolve } from "../path.ts";
 import { RegistryError, type RegistryProblem } from "../errors.ts";
-import { loadRegistry, parseRegistry, type Registry } from "./load.ts";
-import { formatOf, loadYamlParser, parseText, yamlLibrary } from "./parse_text.ts";
+import { parseRegistry, readRegistryText, type Registry } from "./load.ts";
+import {
+  formatOf,
+  jsonNestingExceeds,
+  loadYamlParser,
+  MAX_JSON_NESTING,
+  parseText,
+  yamlLibrary,
+} from "./parse_text.ts";
 import { writeFileAtomic } from "./persist.ts";
 import { isPlainObject } from "./problems.ts";
 
@@ -44,6 +51,12 @@ export function editRegistryText(
   options: { source: string; baseDir?: string; env?: Record<string, string | undefined> },
 ): EditedRegistry {
   const format = formatOf(options.source);
+  if (format === "json" && jsonNestingExceeds(text)) {
+    throw new RegistryError(options.source, [{
+      path: "",
+      message: `nested more than ${MAX_JSON_NESTING} levels deep; cannot change it`,
+    }]);
+  }
   const parsed = parseText(text, format);
   if (!parsed.ok) throw new RegistryError(options.source, parsed.problems);
   const root = parsed.value;
@@ -94,13 +107,7 @@ export async function editRegistryFile(
   options: { env?: Record<string, string | undefined> } = {},
 ): Promise<Registry> {
   if (formatOf(path) === "yaml") await loadYamlParser();
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch {
-    // Let the loader word the read error.
-    return await loadRegistry(path, options);
-  }
+  const text = await readRegistryText(path);
   const result = editRegistryText(text, edit, {
     source: path,
     baseDir: dirname(resolve(path)),

@@ -4,17 +4,38 @@
  * by `deno task schema`; a test keeps the committed file in sync.
  *
  * Descriptions for editors (hover text) are attached here, in a metadata
- * registry of their own, so the validation schema stays free of them.
+ * registry of their own, so the validation schema stays free of them. So
+ * are the rules zod checks in code that JSON Schema can state too:
+ *
+ * - `cmd` is required in each service unless `defaults` gives it: the
+ *   service fields that `defaults` may give are not required in `Service`,
+ *   and an `if`/`else` at the root requires them of every service when
+ *   `defaults` lacks them (zod checks services after defaults are applied);
+ * - a cron `schedule` matches {@link CRON_PATTERN}, generated from the
+ *   parser's own field table (it also accepts ranges that end before they
+ *   start, which only the parser refuses);
+ * - `schedule` only with `"kind": "job"` (`dependentSchemas`; checked in
+ *   code by `checkDependencies`);
+ * - a `log` check's `pattern` has `"format": "regex"`, asserted by
+ *   validators that check formats.
+ *
+ * What JSON Schema cannot state is left to `edgevisor validate`: unique
+ * service names, references to names (`health_checks`, `depends_on`,
+ * `restart_with`), dependency cycles, `${VAR}` syntax and unset variables,
+ * duplicate keys and ranges in cron expressions that end before they start.
  *
  * @module
  */
 import { z } from "zod";
+import { CRON_PATTERN } from "../cron.ts";
 import {
   backoffSchema,
   crashLoopSchema,
+  cronSchema,
   defaultsSchema,
   healthCheckSchema,
   logSchema,
+  regExpSchema,
   registrySchema,
   serviceSchema,
 } from "./schema.ts";
@@ -44,9 +65,15 @@ const SERVICE_FIELDS: Record<string, string> = {
   start_grace: "Seconds a new process must stay up to count as running.",
   stop_signal: "Signal sent to the process group to stop the service.",
   stop_timeout: "Seconds to wait after stop_signal before SIGKILL.",
-  health_check: 'A health check, or the name of one in the top-level "health_checks".',
-  port: "Port the service listens on (informational; default port of tcp/http checks).",
+  health_check: 'A health check, or the name of one in the top-level "health_checks". ' +
+    'Without "health_checks", an undefined name checks TCP "port" (the OmegaOS convention).',
+  readiness: 'Check that gates starting → running; overrides "health_check" for that role.',
+  liveness: 'Check whose failures restart the service; overrides "health_check" for that role.',
+  port: "Port the service listens on; checked over TCP when no check is given.",
   log: "Rotation of the service's log files.",
+  kind: '"service" runs until stopped; "job" runs to completion and may have a schedule.',
+  schedule:
+    'Jobs only: {"every": seconds}, or a cron expression (five fields, names such as MON or JAN, or @daily).',
 };
 
 const NESTED_FIELDS: [z.ZodObject, Record<string, string>][] = [
@@ -111,6 +138,17 @@ function schemaMetadata(): z.core.$ZodRegistry<z.core.JSONSchemaMeta> {
       describe((option.shape as Record<string, z.ZodType>)[key], text);
     }
   }
+  registry.add(cronSchema, {
+    description: "minute hour day-of-month month day-of-week (local time), or " +
+      "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly.",
+    pattern: CRON_PATTERN.source,
+    // Shown by VS Code instead of the long pattern (a keyword of its own; ajv in strict
+    // mode needs `ajv.addKeyword("patternErrorMessage")`).
+    patternErrorMessage: "Not a cron expression: five fields (minute hour day-of-month month " +
+      "day-of-week) with *, numbers, names (MON, JAN), ranges, lists and steps, or a macro " +
+      "such as @daily. `edgevisor validate` names the field that is wrong.",
+  });
+  registry.add(regExpSchema, { format: "regex" });
   const root = registrySchema.shape;
   describe(root.$schema, "Path or URL of this JSON Schema, for editors.");
   describe(root.services, "The services to supervise.");
@@ -119,6 +157,36 @@ function schemaMetadata(): z.core.$ZodRegistry<z.core.JSONSchemaMeta> {
     'Named health checks that services refer to by name in "health_check".',
   );
   return registry;
+}
+
+/** Service fields that are required after defaults but that `defaults` may give. */
+function defaultable(): string[] {
+  const required = Object.entries(serviceSchema.shape)
+    .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+    .map(([key]) => key);
+  return required.filter((key) => Object.hasOwn(defaultsSchema.shape, key));
+}
+
+/** Write the rules between fields (see the module comment) into the generated schema. */
+function crossFieldRules(context: { zodSchema: unknown; jsonSchema: Record<string, unknown> }) {
+  const { zodSchema, jsonSchema } = context;
+  if (zodSchema === serviceSchema) {
+    const optional = new Set(defaultable());
+    jsonSchema.required = (jsonSchema.required as string[]).filter((key) => !optional.has(key));
+    jsonSchema.dependentSchemas = {
+      schedule: { required: ["kind"], properties: { kind: { type: "string", const: "job" } } },
+    };
+  } else if (zodSchema === registrySchema) {
+    jsonSchema.allOf = defaultable().map((key) => ({
+      if: {
+        required: ["defaults"],
+        properties: { defaults: { type: "object", required: [key] } },
+      },
+      else: {
+        properties: { services: { type: "array", items: { type: "object", required: [key] } } },
+      },
+    }));
+  }
 }
 
 /**
@@ -136,6 +204,7 @@ export function registryJsonSchema(): Record<string, unknown> {
     io: "input",
     target: "draft-2020-12",
     metadata: schemaMetadata(),
+    override: crossFieldRules,
   }) as Record<string, unknown>;
   return {
     $schema,

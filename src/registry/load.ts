@@ -2,7 +2,8 @@
  * Load a registry: parse the text, apply the top-level `defaults`, expand
  * `${VAR}` references, validate, cross-check, and resolve working
  * directories. Each step is a small function; every problem found on the
- * way is collected and reported at once in one {@link RegistryError}.
+ * way is collected and reported at once in one {@link RegistryError}. What
+ * is accepted but probably not meant comes back in {@link Registry.warnings}.
  *
  * @example
  * ```ts
@@ -14,7 +15,8 @@
  * @module
  */
 import { dirname, isAbsolute, resolve } from "../path.ts";
-import { RegistryError } from "../errors.ts";
+import { RegistryError, type RegistryProblem } from "../errors.ts";
+import { omegaosWarnings, usesOmegaosConvention } from "./checks.ts";
 import { checkDependencies } from "./dependencies.ts";
 import { expandVariables, type VariableLookup } from "./expand.ts";
 import { formatOf, loadYamlParser, parseText, type RegistryFormat } from "./parse_text.ts";
@@ -50,6 +52,12 @@ export interface Registry {
   healthChecks: Record<string, HealthCheckSpec>;
   /** Seconds between two samples of process metrics (top-level `metrics_interval`). @default 2 */
   metricsInterval?: number;
+  /**
+   * What is accepted but probably not meant, each with its JSON path: a
+   * `health_check` that names no defined check (the OmegaOS convention,
+   * see `checks.ts`). Empty when there is nothing to say.
+   */
+  warnings: RegistryProblem[];
 }
 
 /** Options of {@link parseRegistry}. */
@@ -149,12 +157,15 @@ function parseOrThrow(text: string, source: string, options: ParseRegistryOption
   if (problems.length > 0 || validated.value === undefined) return fail(problems);
 
   const dir = baseDirectory(options.baseDir, source);
+  const services = validated.value.services.map((service) => resolveWorkingDir(service, dir));
+  const healthChecks = validated.value.health_checks ?? {};
   return {
     source,
     dir,
-    services: validated.value.services.map((service) => resolveWorkingDir(service, dir)),
-    healthChecks: validated.value.health_checks ?? {},
+    services,
+    healthChecks,
     metricsInterval: validated.value.metrics_interval ?? 2,
+    warnings: omegaosWarnings(services, healthChecks).map(toRegistryProblem),
   };
 }
 
@@ -169,16 +180,37 @@ export async function loadRegistry(
   path: string,
   options: LoadRegistryOptions = {},
 ): Promise<Registry> {
-  let text: string;
-  let dir: string;
+  const text = await readRegistryText(path);
+  const dir = dirname(resolve(path));
+  if (formatOf(path) === "yaml") await loadYamlParser();
+  return parseRegistry(text, { source: path, baseDir: dir, env: options.env });
+}
+
+/**
+ * Largest registry file read, in bytes: 4 MiB. A registry of 1000 services
+ * with every field set, written with two-space indents, is about 1 MiB.
+ */
+export const MAX_REGISTRY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The text of the registry file `path`. Its size is checked before it is
+ * read, and no more than {@linkcode MAX_REGISTRY_BYTES} + 1 bytes are read
+ * however it grows meanwhile; only regular files are read (reading a FIFO
+ * without a writer would block for ever).
+ *
+ * @throws {RegistryError} with one problem: `cannot read file: …`, or
+ * `file too large: …` naming its size and the limit.
+ */
+export async function readRegistryText(path: string): Promise<string> {
+  let size: number;
+  let bytes: Uint8Array | undefined;
   try {
-    // Reading a FIFO without a writer would block for ever: only files are read.
     const info = await Deno.stat(path);
     if (!info.isFile && !info.isDirectory) {
       throw new TypeError("it is not a regular file (a FIFO, socket or device)");
     }
-    text = await Deno.readTextFile(path);
-    dir = dirname(resolve(path));
+    size = info.size;
+    if (size <= MAX_REGISTRY_BYTES) bytes = await readAtMost(path, MAX_REGISTRY_BYTES + 1);
   } catch (error) {
     throw new RegistryError(path, [{
       path: "",
@@ -187,21 +219,64 @@ export async function loadRegistry(
       cause: error,
     });
   }
-  if (formatOf(path) === "yaml") await loadYamlParser();
-  return parseRegistry(text, { source: path, baseDir: dir, env: options.env });
+  if (bytes === undefined || bytes.length > MAX_REGISTRY_BYTES) {
+    const found = bytes === undefined
+      ? `${size} bytes (${mebibytes(size)})`
+      : `more than ${MAX_REGISTRY_BYTES} bytes`;
+    const limit = `${MAX_REGISTRY_BYTES} bytes (${mebibytes(MAX_REGISTRY_BYTES)})`;
+    throw new RegistryError(path, [{
+      path: "",
+      message: `file too large: ${found}; a registry may hold at most ${limit}`,
+    }]);
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** The first `limit` bytes of the file `path` (all of it when it is shorter). */
+async function readAtMost(path: string, limit: number): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length < limit) {
+    const chunk = new Uint8Array(Math.min(64 * 1024, limit - length));
+    const read = await file.read(chunk);
+    if (read === null) break;
+    chunks.push(chunk.subarray(0, read));
+    length += read;
+  }
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1).replace(/\.0$/, "")} MiB`;
 }
 
 /**
- * The health check a service uses: its inline check, the named check it
- * refers to, or undefined when it has none.
+ * One log line per warning of `registry`, for the orchestrator's log at
+ * start and at each reload.
+ *
+ * @example
+ * ```ts
+ * const registry = parseRegistry(
+ *   '{"services": [{"name": "m", "cmd": "m", "port": 8081, "health_check": "movement_check"}]}',
+ *   { source: "r.json" },
+ * );
+ * warningLines(registry);
+ * // ['warning: registry "r.json": services[0].health_check: "movement_check" is not …']
+ * ```
  */
-export function resolveHealthCheck(
-  registry: Registry,
-  service: ServiceSpec,
-): HealthCheckSpec | undefined {
-  const check = service.health_check;
-  if (typeof check !== "string") return check;
-  return Object.hasOwn(registry.healthChecks, check) ? registry.healthChecks[check] : undefined;
+export function warningLines(registry: Pick<Registry, "source" | "warnings">): string[] {
+  return registry.warnings.map((warning) =>
+    `warning: registry ${JSON.stringify(registry.source)}: ${
+      warning.path ? `${warning.path}: ` : ""
+    }${warning.message}`
+  );
 }
 
 function readErrorMessage(error: unknown): string {
@@ -339,7 +414,12 @@ function validate(
   };
 }
 
-/** Checks that span several values: duplicate service names and references to named health checks. */
+/**
+ * Checks that span several values: duplicate service names and references
+ * to named health checks. A `health_check` naming no check when
+ * `health_checks` defines none is the OmegaOS convention (a warning, see
+ * `checks.ts`), not an error; `readiness` and `liveness` names must exist.
+ */
 function crossCheck(root: Record<string, unknown>): RawProblem[] {
   const problems: RawProblem[] = [];
   const services = Array.isArray(root.services) ? root.services : [];
@@ -360,16 +440,21 @@ function crossCheck(root: Record<string, unknown>): RawProblem[] {
 
   const checks = isPlainObject(root.health_checks) ? root.health_checks : {};
   const known = Object.keys(checks);
+  const omegaos = usesOmegaosConvention(checks);
   const checkReference = (owner: unknown, path: PathSegment[], field = "health_check") => {
     if (!isPlainObject(owner)) return;
     const name = owner[field];
     if (typeof name !== "string" || name === "" || Object.hasOwn(checks, name)) return;
+    if (field === "health_check" && omegaos) return;
     const near = suggest(name, known);
     const defined = `defined checks: ${listBriefly(known)}`;
     const hint = known.length === 0
       ? 'there is no top-level "health_checks"'
       : near !== undefined
       ? `did you mean ${JSON.stringify(near)}? (${defined})`
+      : field === "health_check"
+      ? `${defined}; a name not defined here is checked as the service's TCP port only in a ` +
+        'registry without "health_checks" (the OmegaOS convention)'
       : defined;
     problems.push({
       path: [...path, field],

@@ -3,13 +3,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { prng } from "../../tests/harness.ts";
 import { RegistryError } from "../errors.ts";
-import {
-  loadRegistry,
-  parseRegistry,
-  type ParseRegistryOptions,
-  type Registry,
-  resolveHealthCheck,
-} from "./load.ts";
+import { loadRegistry, parseRegistry, type ParseRegistryOptions, type Registry } from "./load.ts";
+import { resolveChecks } from "./checks.ts";
 import { loadYamlParser } from "./parse_text.ts";
 
 await loadYamlParser(); // parseRegistry() of YAML text needs it
@@ -141,7 +136,10 @@ Deno.test("parseRegistry() resolves named health checks and reports unknown ones
   const [service] = registry.services;
   assert.ok(service);
   assert.equal(service.health_check, "movement_check");
-  assert.deepEqual(resolveHealthCheck(registry, service), { type: "tcp", port: 8081 });
+  assert.deepEqual(resolveChecks(service, registry.healthChecks).liveness, {
+    type: "tcp",
+    port: 8081,
+  });
 
   assert.deepEqual(
     problems({ health_checks: checks, services: [{ ...api, health_check: "movment_check" }] }),
@@ -153,14 +151,13 @@ Deno.test("parseRegistry() resolves named health checks and reports unknown ones
   assert.deepEqual(
     problems({ health_checks: checks, services: [{ ...api, health_check: "gps" }] }),
     [
-      'services[0].health_check: unknown health check "gps"; defined checks: movement_check, camera_check',
+      'services[0].health_check: unknown health check "gps"; defined checks: movement_check, ' +
+      "camera_check; a name not defined here is checked as the service's TCP port only in a registry " +
+      'without "health_checks" (the OmegaOS convention)',
     ],
   );
-  assert.deepEqual(problems({ services: [{ ...api, health_check: "gps" }] }), [
-    'services[0].health_check: unknown health check "gps"; there is no top-level "health_checks"',
-  ]);
-  assert.deepEqual(problems({ services: [{ ...api, health_check: "toString" }] }), [
-    'services[0].health_check: unknown health check "toString"; there is no top-level "health_checks"',
+  assert.deepEqual(problems({ services: [{ ...api, readiness: "toString" }] }), [
+    'services[0].readiness: unknown health check "toString"; there is no top-level "health_checks"',
   ]);
 });
 
@@ -182,7 +179,8 @@ Deno.test("parseRegistry() explains invalid inline health checks", () => {
       "services[2].health_check.port: required",
       'services[3].health_check.pth: unknown key; did you mean "path"?',
       "services[4].health_check: expected the name of a health check or a health check object; got 5",
-      'services[5].health_check: expected a non-empty string; got ""',
+      "services[5].health_check: expected 1 to 64 letters, digits, '_', '.' or '-', starting " +
+      'with a letter or digit; got ""',
     ],
   );
 });
@@ -219,7 +217,7 @@ Deno.test("parseRegistry() merges object defaults key by key", () => {
   const [service] = registry.services;
   assert.deepEqual(service?.backoff, { initial: 2, factor: 2, max: 20, reset_after: 60 });
   assert.deepEqual(service?.crash_loop, { max_crashes: 5, window: 60, cooldown: 5 });
-  assert.deepEqual(service?.log, { max_size_mb: 10, keep: 7 });
+  assert.deepEqual(service?.log, { max_size_mb: 10, keep: 7, timestamps: true });
   assert.deepEqual(service?.env, { A: "default", B: "service", C: "service" });
 });
 
@@ -490,7 +488,7 @@ Deno.test("loadRegistry() reads a YAML file and resolves paths against its direc
   assert.deepEqual(api?.env, { LOG_LEVEL: "info", PORT: "9000" });
   assert.equal(api?.working_dir, join(FIXTURES, "bin"));
   assert.deepEqual(api?.backoff, { initial: 0.5, factor: 2, max: 5, reset_after: 60 });
-  assert.equal(api && resolveHealthCheck(registry, api)?.type, "tcp");
+  assert.equal(api && resolveChecks(api, registry.healthChecks).readiness?.type, "tcp");
   assert.deepEqual(worker?.args, ["-c", "echo $HOME"]);
   assert.equal(worker?.working_dir, "/srv/worker");
   assert.equal(worker?.autostart, false);
@@ -561,7 +559,7 @@ Deno.test("loadRegistry() loads every example registry in registry/", async () =
     assert.ok(registry.services.length > 0, name);
     for (const service of registry.services) {
       if (typeof service.health_check === "string") {
-        assert.ok(resolveHealthCheck(registry, service), `${name}: ${service.name}`);
+        assert.ok(Object.hasOwn(registry.healthChecks, service.health_check), service.name);
       }
       // Demo scripts are given relative to the working directory: they must exist.
       for (const arg of service.args.filter((a) => a.endsWith(".ts"))) {
@@ -744,7 +742,7 @@ Deno.test("parseRegistry() returns a Registry or a RegistryError for 300 random 
         assert.doesNotMatch(
           message,
           /internal error|\[object Object\]|\bundefined\b|got nothing/,
-          `round ${round}`,
+          `round ${round}: ${path}: ${message}`,
         );
       }
     }

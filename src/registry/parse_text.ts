@@ -43,6 +43,42 @@ export function yamlLibrary(): typeof import("yaml") {
 const MAX_ALIAS_COUNT = 100;
 
 /**
+ * Most levels of arrays and objects inside one another that a JSON request
+ * body may have (a service definition needs about 4). Walking a deeper value
+ * with recursive functions (`JSON.stringify`, validation) could exhaust the
+ * stack. (A registry file may nest deeper: its problems are reported with
+ * their paths.)
+ */
+export const MAX_JSON_NESTING = 64;
+
+/**
+ * Whether JSON text nests arrays and objects more than `max` levels deep.
+ * One pass over the characters (brackets inside strings do not count), so
+ * any depth is measured without recursion; the text need not be valid.
+ *
+ * @example
+ * ```ts
+ * jsonNestingExceeds("[[1]]", 1); // true
+ * jsonNestingExceeds('["[[["]', 1); // false
+ * ```
+ */
+export function jsonNestingExceeds(text: string, max: number = MAX_JSON_NESTING): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return false;
+}
+
+/**
  * Parse registry text. An empty (or blank, or comment-only YAML) document is
  * a problem, `registry is empty`. Never throws.
  *
@@ -80,7 +116,9 @@ function parseYaml(text: string): ParseResult {
     if (document.errors.length > 0) {
       return failure(
         ...document.errors.map((e) =>
-          `invalid YAML at ${lineColumn(text, e.pos[0])}: ${e.message}`
+          `invalid YAML at ${lineColumn(text, e.pos[0])}: ${
+            STACK_OVERFLOW.test(e.message) ? "nested too deeply" : e.message
+          }`
         ),
       );
     }
@@ -89,9 +127,16 @@ function parseYaml(text: string): ParseResult {
     if (value === null || value === undefined) return failure("registry is empty");
     return { ok: true, value };
   } catch (error) {
-    return failure(`invalid YAML: ${messageOf(error)}`);
+    return failure(
+      `invalid YAML: ${
+        STACK_OVERFLOW.test(messageOf(error)) ? "nested too deeply" : messageOf(error)
+      }`,
+    );
   }
 }
+
+/** V8's message when the stack is exhausted, which the YAML parser reports as a syntax error. */
+const STACK_OVERFLOW = /^Maximum call stack size exceeded/;
 
 /** `line:column` (both from 1) of a character offset in `text`. */
 export function lineColumn(text: string, offset: number): string {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { findJsonSyntaxError, lineColumn, loadYamlParser, parseText } from "./parse_text.ts";
+import {
+  findJsonSyntaxError,
+  jsonNestingExceeds,
+  lineColumn,
+  loadYamlParser,
+  MAX_JSON_NESTING,
+  parseText,
+} from "./parse_text.ts";
 
 await loadYamlParser();
 
@@ -74,4 +81,26 @@ Deno.test("lineColumn() counts lines and columns from 1", () => {
   assert.equal(lineColumn("ab\ncd", 0), "1:1");
   assert.equal(lineColumn("ab\ncd", 4), "2:2");
   assert.equal(lineColumn("ab\n", 3), "2:1");
+});
+
+Deno.test("jsonNestingExceeds() counts arrays and objects, not brackets in strings", () => {
+  const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+  assert.equal(jsonNestingExceeds(nested(MAX_JSON_NESTING)), false);
+  assert.equal(jsonNestingExceeds(nested(MAX_JSON_NESTING + 1)), true);
+  assert.equal(jsonNestingExceeds('{"a":{"b":[{}]}}', 4), false);
+  assert.equal(jsonNestingExceeds('{"a":{"b":[{}]}}', 3), true);
+  assert.equal(jsonNestingExceeds('["[[[[", "{{\\"[[", {}]', 2), false);
+  assert.equal(jsonNestingExceeds("[[]][[]]", 2), false, "siblings do not add up");
+  assert.equal(jsonNestingExceeds("]]]]" + "[[[", 2), true, "stray closers do not hide depth");
+  assert.equal(jsonNestingExceeds("[".repeat(1_000_000)), true);
+});
+
+Deno.test("parseText() reports YAML that exhausts the parser's stack as nested too deeply", () => {
+  const deep = 100_000;
+  const result = parseText(`services: []\nx: ${"[".repeat(deep)}${"]".repeat(deep)}\n`, "yaml");
+  assert.ok(!result.ok);
+  assert.ok(result.problems.length > 0);
+  for (const problem of result.problems) {
+    assert.match(problem.message, /^invalid YAML( at \d+:\d+)?: nested too deeply$/);
+  }
 });

@@ -2,7 +2,11 @@
  * Write a registry file so that a crash or a power cut at any moment leaves
  * either the old or the new content, never a mix: the text goes to a
  * temporary file beside the target, is flushed to disk, and is renamed over
- * the target; the previous content is kept as `{path}.bak`.
+ * the target; the previous content is kept as `{path}.bak`. Both keep the
+ * mode of the file, whatever the umask.
+ *
+ * A symbolic link is followed: the file it leads to is the one replaced
+ * (with its `.bak` beside it), and the link stays a link.
  *
  * @module
  */
@@ -15,7 +19,8 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Replace the content of `path` with `text` atomically.
+ * Replace the content of `path` with `text` atomically. When `path` is a
+ * symbolic link (or lies under one), the file it resolves to is replaced.
  *
  * Steps: write `{path}.tmp-{pid}`, fsync it; copy the current file to
  * `{path}.bak` the same way; rename the temporary file over `path`; fsync
@@ -23,7 +28,8 @@ export interface AtomicWriteOptions {
  *
  * @example
  * ```ts
- * await writeFileAtomic("/etc/edgevisor/registry.json", JSON.stringify(doc, null, 2) + "\n");
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/registry.json`, JSON.stringify({ services: [] }, null, 2) + "\n");
  * ```
  */
 export async function writeFileAtomic(
@@ -31,20 +37,34 @@ export async function writeFileAtomic(
   text: string,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const dir = dirname(path);
-  removeStaleTemps(dir, [basename(path), `${basename(path)}.bak`]);
-  const mode = await currentMode(path);
+  const target = await resolveLinks(path);
+  const dir = dirname(target);
+  removeStaleTemps(dir, [basename(target), `${basename(target)}.bak`]);
+  const mode = await currentMode(target);
   if (options.backup ?? true) {
     let previous: Uint8Array | undefined;
     try {
-      previous = await Deno.readFile(path);
+      previous = await Deno.readFile(target);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    if (previous !== undefined) await replace(`${path}.bak`, previous, mode);
+    if (previous !== undefined) await replace(`${target}.bak`, previous, mode);
   }
-  await replace(path, new TextEncoder().encode(text), mode);
+  await replace(target, new TextEncoder().encode(text), mode);
   await syncDirectory(dir);
+}
+
+/**
+ * The file `path` leads to: its real path when it exists, else `path`
+ * itself (a new file is created where it is named).
+ */
+async function resolveLinks(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return path;
+    throw error;
+  }
 }
 
 /** Write `data` to a temporary file beside `path`, fsync it, rename it over `path`. */
@@ -62,6 +82,8 @@ async function replace(path: string, data: Uint8Array, mode: number | undefined)
   }
   file.close();
   try {
+    // The mode given to open() is narrowed by the umask (0027 under the systemd unit).
+    if (mode !== undefined) await Deno.chmod(temp, mode);
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { RegistryProblem } from "../errors.ts";
-import { SERVICE_NAME_PATTERN } from "./schema.ts";
+import { NAME_RULE, SERVICE_NAME_PATTERN } from "./schema.ts";
 
 /** One step of a JSON path: a key or an array index. */
 export type PathSegment = string | number;
@@ -20,10 +20,6 @@ export interface RawProblem {
   /** What is wrong, without the path. */
   message: string;
 }
-
-/** The message zod gives for a name that does not match {@link SERVICE_NAME_PATTERN}. */
-const NAME_RULE =
-  "expected 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
 /** Keys that may be written after a dot; anything else is written as `["key"]`. */
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { isCron } from "../cron.ts";
+import { cronProblem } from "../cron.ts";
 
 /** Pattern of a service name: used in URLs, NATS subjects and log file names. */
 export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -46,7 +46,8 @@ const checkTiming = {
 
 const port = () => z.int().min(1).max(65535);
 
-function isRegExp(pattern: string): boolean {
+/** Whether `pattern` is a valid regular expression (the rule of a `log` check's `pattern`). */
+export function isRegExp(pattern: string): boolean {
   try {
     new RegExp(pattern);
     return true;
@@ -54,6 +55,11 @@ function isRegExp(pattern: string): boolean {
     return false;
   }
 }
+
+/** A regular expression, as a string (a `log` check's `pattern`). */
+export const regExpSchema = z.string().min(1).refine(isRegExp, {
+  error: "expected a valid regular expression",
+});
 
 /** An inline health check. */
 export const healthCheckSchema = z.discriminatedUnion("type", [
@@ -88,11 +94,27 @@ export const healthCheckSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("log"),
-    pattern: z.string().min(1).refine(isRegExp, { error: "expected a valid regular expression" }),
+    pattern: regExpSchema,
     stream: z.enum(["stdout", "stderr", "both"]).optional(),
     ...checkTiming,
   }),
 ]);
+
+/** The message for a name that does not match {@link SERVICE_NAME_PATTERN}. */
+export const NAME_RULE =
+  "expected 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+
+/** A name: of a service, or of a check in `health_checks`. */
+const nameSchema = () => z.string().regex(SERVICE_NAME_PATTERN, { error: NAME_RULE });
+
+/** A check of a service: the name of one in `health_checks`, or an inline check. */
+const checkReference = () => z.union([nameSchema(), healthCheckSchema]);
+
+/** A cron expression: five fields or a macro such as `@daily` (see `src/cron.ts`). */
+export const cronSchema = z.string().superRefine((expression, context) => {
+  const problem = cronProblem(expression);
+  if (problem !== undefined) context.addIssue({ code: "custom", message: problem });
+});
 
 /** Kinds of service. */
 export const SERVICE_KINDS = ["service", "job"] as const;
@@ -143,13 +165,13 @@ export const logSchema = z.strictObject({
   max_size_mb: z.number().gt(0).max(1_048_576).default(10),
   /** Rotated files kept (`.1` … `.keep`). @default 3 */
   keep: z.int().min(0).max(1000).default(3),
+  /** Begin each line of the log files with its arrival time (ISO 8601) and a space. @default true */
+  timestamps: z.boolean().default(true),
 });
 
 /** Every service field with its default. */
 const serviceShape = {
-  name: z.string().regex(SERVICE_NAME_PATTERN, {
-    error: "expected 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-  }),
+  name: nameSchema(),
   display_name: z.string().optional(),
   description: z.string().optional(),
   type: z.enum(SERVICE_TYPES).optional(),
@@ -167,11 +189,11 @@ const serviceShape = {
   stop_signal: z.enum(STOP_SIGNALS).default("SIGTERM"),
   stop_timeout: seconds().default(10),
   /** Readiness and liveness check: a name from `health_checks` or an inline check. */
-  health_check: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  health_check: checkReference().optional(),
   /** Check that gates `starting → running` (and dependents); overrides `health_check` for that role. */
-  readiness: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  readiness: checkReference().optional(),
   /** Check whose `failure_threshold` consecutive failures restart the service; overrides `health_check` for that role. */
-  liveness: z.union([z.string().min(1), healthCheckSchema]).optional(),
+  liveness: checkReference().optional(),
   port: port().optional(),
   log: logSchema.prefault({}),
   /** Restart when the process group's RSS stays above this many MiB for two samples. */
@@ -186,13 +208,9 @@ const serviceShape = {
   restart_with: z.array(z.string().min(1)).default([]),
   /** `service` runs until stopped; `job` runs to completion and is never restarted by policy. @default "service" */
   kind: z.enum(SERVICE_KINDS).default("service"),
-  /** When a job runs on its own: `{"every": seconds}` or a five-field cron expression. */
-  schedule: z.union([
-    z.strictObject({ every: z.number().gt(0).max(31_536_000) }),
-    z.string().refine(isCron, {
-      error: "expected a five-field cron expression (minute hour day month weekday)",
-    }),
-  ]).optional(),
+  /** When a job runs on its own: `{"every": seconds}` or a cron expression. Jobs only. */
+  schedule: z.union([z.strictObject({ every: z.number().gt(0).max(31_536_000) }), cronSchema])
+    .optional(),
   /** Command run before each start; a failure keeps the service from starting. */
   pre_start: hookSchema.optional(),
   /** Command run once the service is `running`. */
@@ -238,7 +256,7 @@ export const registrySchema = z.strictObject({
   $schema: z.string().optional(),
   services: z.array(serviceSchema),
   defaults: defaultsSchema.optional(),
-  health_checks: z.record(z.string().regex(SERVICE_NAME_PATTERN), healthCheckSchema).optional(),
+  health_checks: z.record(nameSchema(), healthCheckSchema).optional(),
   /** Seconds between two samples of CPU and memory from `/proc`; 0 turns sampling off. @default 2 */
   metrics_interval: z.number().min(0).max(3600).optional(),
 });

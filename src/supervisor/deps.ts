@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { EventBus, SupervisorEvent } from "../events.ts";
+import type { EventBus } from "../events.ts";
 import type { ServiceSpec } from "../registry/schema.ts";
-import type { ServiceState, ServiceStatus } from "../types.ts";
+import type { ServiceState, ServiceStatus, SupervisorEvent } from "../types.ts";
 
 /** What a dependent waits for. */
 export type DependencyCondition = "started" | "healthy" | "completed_successfully";

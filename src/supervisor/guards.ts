@@ -7,6 +7,7 @@
  */
 import type { Launcher } from "../../health/mod.ts";
 import type { ServiceSpec } from "../registry/schema.ts";
+import { trackSpawn } from "./reaper.ts";
 
 /** The program and arguments to spawn, and warnings for the orchestrator log. */
 export interface Launch {
@@ -76,8 +77,10 @@ export function launchCommand(
 
 /**
  * How to spawn a command so that it runs in a session (and process group) of
- * its own: program, arguments, and whether Deno itself must make the session
- * (`detached: true`). What the health checks' {@linkcode Launcher} gives.
+ * its own: program, arguments, whether Deno itself must make the session
+ * (`detached: true`), and the registration of the spawned pid (so that the
+ * orphan reaper leaves Deno's own children alone, see `reaper.ts`). What the
+ * health checks' {@linkcode Launcher} gives.
  */
 export type SessionLaunch = ReturnType<Launcher>;
 
@@ -97,8 +100,8 @@ export function inOwnSession(
 ): SessionLaunch {
   const setsid = find("setsid");
   return setsid
-    ? { cmd: setsid, args: ["--", cmd, ...args], detached: false }
-    : { cmd, args, detached: true };
+    ? { cmd: setsid, args: ["--", cmd, ...args], detached: false, spawned: trackSpawn }
+    : { cmd, args, detached: true, spawned: trackSpawn };
 }
 
 /**
@@ -146,17 +149,27 @@ export function assertSpawnable(
     }
     return;
   }
+  // Where it was found last time: one stat instead of a search (each miss costs an exception).
+  const key = `${cmd}\0${dir}\0${pathVar}`;
+  const known = resolved.get(key);
+  if (known !== undefined && executableKind(known) === "ok") return;
   let denied = false;
   for (const entry of (pathVar ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
-    const kind = executableKind(
-      `${entry === "" ? dir : entry.startsWith("/") ? entry : `${dir}/${entry}`}/${cmd}`,
-    );
-    if (kind === "ok") return;
+    const path = `${entry === "" ? dir : entry.startsWith("/") ? entry : `${dir}/${entry}`}/${cmd}`;
+    const kind = executableKind(path);
+    if (kind === "ok") {
+      if (resolved.size >= 256) resolved.clear();
+      resolved.set(key, path);
+      return;
+    }
     if (kind === "not executable") denied = true;
   }
   if (denied) throw new Deno.errors.PermissionDenied(`${cmd} is not an executable file`);
   throw new Deno.errors.NotFound(`${cmd} not found on PATH`);
 }
+
+/** Command, directory and PATH → where {@linkcode assertSpawnable} found the command. */
+const resolved = new Map<string, string>();
 
 function isDirectory(path: string): boolean {
   try {

@@ -1,16 +1,19 @@
 import assert from "node:assert/strict";
 import { assertSpawnable, inOwnSession } from "./guards.ts";
+import { trackSpawn } from "./reaper.ts";
 
 Deno.test("inOwnSession() goes through setsid when there is one, else detached", () => {
   assert.deepEqual(inOwnSession("app", ["-v"], (p) => `/usr/bin/${p}`), {
     cmd: "/usr/bin/setsid",
     args: ["--", "app", "-v"],
     detached: false,
+    spawned: trackSpawn,
   });
   assert.deepEqual(inOwnSession("app", ["-v"], () => undefined), {
     cmd: "app",
     args: ["-v"],
     detached: true,
+    spawned: trackSpawn,
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * The health checks of one service: which check plays which role
- * (readiness, liveness), one prober per distinct check, and the health
+ * The health checks of one service: one prober per distinct check of the
+ * roles `resolveChecks` (in `src/registry/checks.ts`) gives, and the health
  * shown by the API. Readiness passing and liveness failing are reported to
  * the service through callbacks; this file decides nothing about processes.
  *
@@ -8,50 +8,23 @@
  */
 import {
   type Check,
+  type CheckResult,
   checkTiming,
   createCheck,
+  type HealthState,
   type Launcher,
   LogWatch,
   Prober,
 } from "../../health/mod.ts";
 import { sessionLaunch } from "./guards.ts";
 import type { LogSink } from "../logs/capture.ts";
-import type { HealthCheckSpec, ServiceSpec } from "../registry/schema.ts";
+import type { ResolvedChecks } from "../registry/checks.ts";
+import type { HealthCheckSpec } from "../registry/schema.ts";
 import type { HealthInfo } from "../types.ts";
 
-/** The checks of a service by role; the same object when one check plays both. */
-export interface ResolvedChecks {
-  /** Gates `starting → running`. */
-  readiness?: HealthCheckSpec;
-  /** Restarts the service after `failure_threshold` failures in a row. */
-  liveness?: HealthCheckSpec;
-}
-
-/** Seconds between two checks of the `tcp` check implied by `port`. */
-export const IMPLIED_INTERVAL = 1;
-
-/**
- * Which check plays which role: `readiness` and `liveness` when set, else
- * `health_check` for both, else (with none of the three) a `tcp` check on
- * `port` for both (every second). Names refer to `named` (the registry's `health_checks`).
- */
-export function resolveChecks(
-  spec: Pick<ServiceSpec, "health_check" | "readiness" | "liveness" | "port">,
-  named: Record<string, HealthCheckSpec>,
-): ResolvedChecks {
-  const lookup = (check: string | HealthCheckSpec | undefined) =>
-    typeof check === "string" ? (Object.hasOwn(named, check) ? named[check] : undefined) : check;
-  const both = lookup(spec.health_check);
-  let readiness = lookup(spec.readiness) ?? both;
-  let liveness = lookup(spec.liveness) ?? both;
-  if (
-    spec.health_check === undefined && spec.readiness === undefined &&
-    spec.liveness === undefined && spec.port !== undefined
-  ) {
-    readiness = liveness = { type: "tcp", port: spec.port, interval: IMPLIED_INTERVAL };
-  }
-  return { readiness, liveness };
-}
+// The resolver of a service's checks lives in the registry layer; re-exported
+// for the modules that take it from here.
+export { IMPLIED_INTERVAL, resolveChecks, type ResolvedChecks } from "../registry/checks.ts";
 
 /** What a {@linkcode ServiceHealth} tells its service. */
 export interface HealthCallbacks {
@@ -59,16 +32,41 @@ export interface HealthCallbacks {
   ready(message: string): void;
   /** The liveness check failed `failure_threshold` times in a row. */
   unhealthy(reason: string): void;
-  /** A check's state changed (for the orchestrator log). */
-  changed?(role: string, from: string, to: string, message: string): void;
+  /**
+   * The health shown changed: `role` is the check's (`readiness`,
+   * `liveness`, or `health` for one check in both roles).
+   */
+  changed?(role: string, from: HealthState, to: HealthState, message: string): void;
 }
 
 /** Message of a service without any check. */
 export const NO_CHECK = "no check";
-/** Message while the service has no process. */
+/** Message after a requested stop. */
 export const NOT_RUNNING = "service is not running";
+/** Message before the first check. */
+export const NOT_CHECKED = "not checked yet";
 
-/** Probers and health state of one service, across its runs. */
+/** The health shown, across the runs of the service. */
+interface Shown {
+  state: HealthState;
+  message: string;
+  lastCheckedMs: number | null;
+  failures: number;
+  /** Role of the check that gave it. */
+  role: string;
+}
+
+/**
+ * Probers and health state of one service, across its runs.
+ *
+ * The health shown is the verdict of the last checks, whatever run they
+ * checked: a verdict holds through the end of a process, backoff and
+ * cooldown, until checks of a new process reach another (a failing service
+ * stays `unhealthy`, with the message of its last failed check, until a
+ * check of a new process passes `success_threshold` times in a row). It is
+ * `unknown` only before any check has run, or after a requested stop
+ * ({@linkcode ServiceHealth.clear}).
+ */
 export class ServiceHealth {
   #readiness: Prober | undefined;
   #liveness: Prober | undefined;
@@ -76,6 +74,13 @@ export class ServiceHealth {
   #callbacks: HealthCallbacks;
   #ready = false;
   #live = false;
+  #shown: Shown = {
+    state: "unknown",
+    message: NOT_CHECKED,
+    lastCheckedMs: null,
+    failures: 0,
+    role: "health",
+  };
 
   /**
    * @throws {SyntaxError} when a `log` check's pattern is not a valid regular expression.
@@ -108,20 +113,39 @@ export class ServiceHealth {
     return this.#readiness !== undefined;
   }
 
-  /** A new run began: forget the output seen so far and start checking. */
+  /** A new run began: forget the output seen so far and start checking (the health shown holds). */
   begin(): void {
     this.#live = true;
     this.#ready = false;
+    if (this.#shown.state === "unknown") this.#shown.message = NOT_CHECKED;
     for (const { watch } of this.#watches) watch.reset();
     this.#readiness?.start();
     if (this.#liveness !== this.#readiness) this.#liveness?.start();
   }
 
-  /** The run ended: stop checking; the state becomes `unknown`. */
+  /** The run ended: stop checking; the health shown holds until checks of a new run. */
   end(): void {
     this.#live = false;
     this.#readiness?.stop(NOT_RUNNING);
     this.#liveness?.stop(NOT_RUNNING);
+  }
+
+  /** A stop was requested: stop checking; the health becomes `unknown`. */
+  clear(): void {
+    this.end();
+    if (!this.#readiness && !this.#liveness) return;
+    const from = this.#shown.state;
+    // Nothing of the last verdict stays, its time included.
+    this.#shown = {
+      ...this.#shown,
+      state: "unknown",
+      message: NOT_RUNNING,
+      failures: 0,
+      lastCheckedMs: null,
+    };
+    if (from !== "unknown") {
+      this.#callbacks.changed?.(this.#shown.role, from, "unknown", NOT_RUNNING);
+    }
   }
 
   /**
@@ -150,8 +174,7 @@ export class ServiceHealth {
 
   /** Health as `list` and `status` show it. */
   info(): HealthInfo {
-    const prober = this.#shown();
-    if (!prober) {
+    if (!this.#readiness && !this.#liveness) {
       return {
         healthy: null,
         message: NO_CHECK,
@@ -160,20 +183,19 @@ export class ServiceHealth {
         consecutive_failures: 0,
       };
     }
+    const { state, message, lastCheckedMs, failures } = this.#shown;
     return {
-      healthy: prober.state === "unknown" ? null : prober.state === "healthy",
-      message: prober.message,
-      state: prober.state,
-      last_checked: prober.lastCheckedMs === null
-        ? null
-        : new Date(prober.lastCheckedMs).toISOString(),
-      consecutive_failures: prober.consecutiveFailures,
+      healthy: state === "unknown" ? null : state === "healthy",
+      message,
+      state,
+      last_checked: lastCheckedMs === null ? null : new Date(lastCheckedMs).toISOString(),
+      consecutive_failures: failures,
     };
   }
 
   /** Health with its history; with `now`, one check runs first (and is recorded while the service runs). */
   async detail(now = false): Promise<HealthInfo> {
-    const prober = this.#shown();
+    const prober = this.#current();
     if (now && prober && this.#live) await prober.checkNow();
     return { ...this.info(), history: prober ? [...prober.history] : [] };
   }
@@ -183,9 +205,31 @@ export class ServiceHealth {
     this.end();
   }
 
-  #shown(): Prober | undefined {
+  /** The prober whose history is shown: readiness until the service is ready, then liveness. */
+  #current(): Prober | undefined {
     if (this.#liveness && (this.#ready || !this.#readiness?.running)) return this.#liveness;
     return this.#readiness ?? this.#liveness;
+  }
+
+  /**
+   * Take a result of a check of the current run (`state`: its prober's state
+   * after it): a prober's verdict replaces the one shown; below its
+   * thresholds, the verdict shown holds, with the message of the last result
+   * that agrees with it.
+   */
+  #result(role: string, result: CheckResult, state: HealthState): void {
+    const shown = this.#shown;
+    const from = shown.state;
+    const to = state === "unknown" ? from : state;
+    const agrees = to === "unknown" || (to === "unhealthy") === !result.ok;
+    this.#shown = {
+      state: to,
+      message: agrees ? result.message : shown.message,
+      lastCheckedMs: Date.now(),
+      failures: result.ok ? 0 : shown.failures + 1,
+      role: to === from ? shown.role : role,
+    };
+    if (to !== from) this.#callbacks.changed?.(role, from, to, result.message);
   }
 
   #failed(message: string): void {
@@ -213,10 +257,10 @@ export class ServiceHealth {
     const prober = new Prober({
       check,
       timing: checkTiming(spec),
-      onChange: (to, from, result) => {
-        this.#callbacks.changed?.(role, from, to, result.message);
-        onChange(to, result.message);
+      onResult: (result, state) => {
+        if (this.#live) this.#result(role, result, state);
       },
+      onChange: (to, _from, result) => onChange(to, result.message),
     });
     if (entry) entry.prober = prober;
     return prober;

@@ -6,8 +6,8 @@
  * @module
  */
 import type { ServiceSpec } from "../registry/schema.ts";
-import { sessionLaunch } from "./guards.ts";
-import { signalChild } from "./process.ts";
+import { type SessionLaunch, sessionLaunch } from "./guards.ts";
+import { delay, signalChild, signalGroup } from "./process.ts";
 
 /** Names of the hooks. */
 export type HookName = "pre_start" | "post_start" | "post_stop";
@@ -33,30 +33,35 @@ export interface HookResult {
 
 /** Largest output kept, in characters. */
 const OUTPUT_KEPT = 2000;
+/** How long the output is read after the hook exited. */
+const OUTPUT_DRAIN_MS = 1000;
 
 /**
  * Run `hook` for service `spec` and resolve once it ended (never rejects).
  * The environment holds the service's `env` plus `EDGEVISOR_SERVICE` and
- * `EDGEVISOR_HOOK`. Aborting `signal` kills the hook's group.
+ * `EDGEVISOR_HOOK`. Aborting `signal` kills the hook's group. `wrap` adapts
+ * the launch (to spawn the hook inside the service's cgroup).
  */
 export async function runHook(
   name: HookName,
   hook: HookSpec,
   spec: Pick<ServiceSpec, "name" | "env" | "working_dir">,
   signal?: AbortSignal,
+  wrap: (launch: SessionLaunch) => SessionLaunch = (launch) => launch,
 ): Promise<HookResult> {
   let child: Deno.ChildProcess;
+  let release: (() => void) | undefined;
   const env: Record<string, string> = {
     ...spec.env,
     EDGEVISOR_SERVICE: spec.name,
     EDGEVISOR_HOOK: name,
   };
   try {
-    const launch = sessionLaunch(hook.cmd, hook.args ?? [], {
+    const launch = wrap(sessionLaunch(hook.cmd, hook.args ?? [], {
       cmd: hook.cmd,
       cwd: spec.working_dir,
       path: env.PATH,
-    });
+    }));
     child = new Deno.Command(launch.cmd, {
       args: launch.args,
       cwd: spec.working_dir,
@@ -66,6 +71,7 @@ export async function runHook(
       stderr: "piped",
       detached: launch.detached,
     }).spawn();
+    release = launch.spawned?.(child.pid);
   } catch (err) {
     const text = err instanceof Error ? err.message.replace(/\s*\(os error \d+\)/, "") : "";
     return {
@@ -85,20 +91,24 @@ export async function runHook(
   }, (hook.timeout ?? 30) * 1000);
   signal?.addEventListener("abort", kill, { once: true });
   let output = "";
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
+  const readers = [child.stdout.getReader(), child.stderr.getReader()];
+  const collect = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
     const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      output = (output + decoder.decode(chunk, { stream: true })).slice(-OUTPUT_KEPT);
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      output = (output + decoder.decode(read.value, { stream: true })).slice(-OUTPUT_KEPT);
     }
   };
   try {
-    const reading = Promise.all([
-      collect(child.stdout).catch(() => {}),
-      collect(child.stderr).catch(() => {}),
-    ]);
+    const reading = Promise.all(readers.map((reader) => collect(reader).catch(() => {})));
     const status = await child.status;
+    release?.();
     // Leftovers of the group go with the hook (and close the pipes).
-    kill();
+    signalGroup(child.pid, "SIGKILL");
+    // A process that left the group may hold the pipes: stop reading after a while.
+    const drained = new AbortController();
+    await Promise.race([reading, delay(OUTPUT_DRAIN_MS, drained.signal)]);
+    drained.abort();
+    for (const reader of readers) reader.cancel().catch(() => {}); // closes the pipes
     await reading;
     const trimmed = output.trim();
     const how = timedOut

@@ -1,84 +1,17 @@
 /**
- * Process metrics from `/proc`: one scan of every `/proc/{pid}/stat` per
- * sample, summed by process group, so that the cost does not grow with the
- * number of services times the number of processes. CPU % is the share of
- * one CPU used between two samples (200% = two CPUs busy).
+ * Process metrics. A service in a cgroup of its own is read from its cgroup:
+ * members from `cgroup.procs`, CPU time from `cpu.stat` (which counts the
+ * members that already ended), memory from `memory.current` when the memory
+ * controller is on, else the sum of the members' RSS. Other services: one
+ * scan of every `/proc/{pid}/stat` per sample, summed by process group, so
+ * that the cost does not grow with the number of services times the number
+ * of processes. CPU % is the share of one CPU used between two samples
+ * (200% = two CPUs busy).
  *
  * @module
  */
-import { ProcScanner } from "./proc_scan.ts";
-
-/** Clock ticks per second of the times in `/proc/{pid}/stat` (USER_HZ, 100 on Linux). */
-export const CLOCK_TICKS = 100;
-
-/** What metrics need from one line of `/proc/{pid}/stat`. */
-export interface StatRow {
-  /** Process id. */
-  pid: number;
-  /** Process group. */
-  pgrp: number;
-  /** State letter; `Z` and `X` are dead. */
-  state: string;
-  /** User plus system time, in clock ticks. */
-  ticks: number;
-  /** Number of threads. */
-  threads: number;
-  /** Resident set size, in pages. */
-  rssPages: number;
-  /** Session. */
-  session: number;
-}
-
-const encoder = new TextEncoder();
-
-/** Parse the text of `/proc/{pid}/stat`; undefined when it is not one. */
-export function parseStatRow(text: string): StatRow | undefined {
-  return parseStatBytes(encoder.encode(text));
-}
-
-/**
- * Parse the bytes of `/proc/{pid}/stat` without making a string of them (the
- * sampler reads hundreds every tick). Fields of proc(5): 3 state, 5 pgrp,
- * 6 session, 14 utime, 15 stime, 20 num_threads, 24 rss; the command (2) may
- * hold spaces and parentheses, so fields are counted from the last `)`.
- */
-export function parseStatBytes(b: Uint8Array): StatRow | undefined {
-  const n = b.length;
-  let p = 0;
-  let pid = 0;
-  while (p < n && b[p]! >= 48 && b[p]! <= 57) pid = pid * 10 + b[p++]! - 48;
-  const close = b.lastIndexOf(41); // ")"
-  if (p === 0 || close < 0 || close + 2 >= n) return undefined;
-  p = close + 2;
-  const state = String.fromCharCode(b[p]!);
-  let field = 3;
-  let pgrp = NaN, session = NaN, utime = NaN, stime = NaN, threads = NaN, rss = NaN;
-  p++;
-  while (p < n && field < 24 && b[p] === 32) {
-    p++;
-    field++;
-    let value = 0;
-    let digits = 0;
-    const negative = b[p] === 45;
-    if (negative) p++;
-    while (p < n && b[p]! >= 48 && b[p]! <= 57) {
-      value = value * 10 + b[p++]! - 48;
-      digits++;
-    }
-    while (p < n && b[p] !== 32 && b[p] !== 10) p++;
-    if (digits === 0) continue;
-    if (negative) value = -value;
-    if (field === 5) pgrp = value;
-    else if (field === 6) session = value;
-    else if (field === 14) utime = value;
-    else if (field === 15) stime = value;
-    else if (field === 20) threads = value;
-    else if (field === 24) rss = value;
-  }
-  const ticks = utime + stime;
-  if (!Number.isFinite(ticks) || !Number.isFinite(rss) || !Number.isFinite(pgrp)) return undefined;
-  return { pid, pgrp, state, ticks, threads, rssPages: rss, session };
-}
+import { CLOCK_TICKS, parseProcStat, type ProcStat, readProcStat } from "./proc_stat.ts";
+import { ProcScanner, readLastPid } from "./proc_scan.ts";
 
 /** Totals of one process group at one instant. */
 export interface GroupTotals {
@@ -94,7 +27,7 @@ export interface GroupTotals {
 
 /** Sum the live rows by process group, keeping only the groups in `wanted`. */
 export function sumByGroup(
-  rows: Iterable<StatRow>,
+  rows: Iterable<ProcStat>,
   wanted: ReadonlySet<number>,
 ): Map<number, GroupTotals> {
   const totals = new Map<number, GroupTotals>();
@@ -108,6 +41,161 @@ export function sumByGroup(
     totals.set(row.pgrp, t);
   }
   return totals;
+}
+
+/**
+ * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs`,
+ * `cpu.stat`, `memory.current` of each cgroup, `/proc/{pid}/stat` of each
+ * member) open between samples, up to a cap: a read of an open file costs a
+ * third of an open, read and close. A kept `stat` never follows a reused
+ * pid: its read fails once the process is gone. As for groups (see
+ * `proc_scan.ts`), the members are listed again only when a process was
+ * created since (the last pid allocated changed), and every 30th sample.
+ * Call {@linkcode CgroupReader.close} to close the files.
+ */
+export class CgroupReader {
+  #buffer = new Uint8Array(4096);
+  #decoder = new TextDecoder();
+  #maxKept: number;
+  #kept = new Map<string, Deno.FsFile>();
+  /** Files read since the last sweep. */
+  #used = new Set<string>();
+  /** `memory.current` files that do not exist (no memory controller). */
+  #missing = new Set<string>();
+  /** Members of each cgroup at its last listing. */
+  #members = new Map<string, number[]>();
+  #lastPid: () => number | undefined;
+  #listedAtPid: number | undefined;
+  #sinceList = 0;
+  #relist = true;
+
+  /**
+   * A reader that keeps at most `maxKept` files open (others are read by
+   * path); `lastPid` gives the last pid allocated (tests inject their own).
+   */
+  constructor(maxKept = 512, lastPid: () => number | undefined = readLastPid) {
+    this.#maxKept = maxKept;
+    this.#lastPid = lastPid;
+  }
+
+  /** Before a sample: whether members must be listed again. */
+  begin(): void {
+    const lastPid = this.#lastPid();
+    this.#relist = lastPid === undefined || lastPid !== this.#listedAtPid ||
+      ++this.#sinceList >= 30;
+    if (this.#relist) {
+      this.#listedAtPid = lastPid;
+      this.#sinceList = 0;
+    }
+  }
+
+  /**
+   * Totals of the processes of cgroup `path` at one instant: CPU time of
+   * everything that ran in it since it was made (in clock ticks, as for
+   * groups), memory (`memory.current` when there and not 0, else the members' RSS),
+   * threads and members. Undefined when it has no member.
+   */
+  totals(path: string, pageBytes: number): GroupTotals | undefined {
+    let members = this.#relist ? undefined : this.#members.get(path);
+    if (!members) {
+      const procs = this.#text(`${path}/cgroup.procs`);
+      if (procs === undefined) return undefined;
+      members = procs.split("\n").filter(Boolean).map(Number);
+      this.#members.set(path, members);
+    }
+    const totals: GroupTotals = { ticks: 0, rssPages: 0, threads: 0, processes: 0 };
+    const live: number[] = [];
+    for (const pid of members) {
+      const bytes = this.#read(`/proc/${pid}/stat`);
+      const row = bytes && parseProcStat(bytes);
+      if (!row || row.state === "Z" || row.state === "X") continue;
+      live.push(pid);
+      totals.ticks += row.ticks;
+      totals.rssPages += row.rssPages;
+      totals.threads += row.threads;
+      totals.processes++;
+    }
+    this.#members.set(path, live);
+    if (totals.processes === 0) return undefined;
+    const usec = /^usage_usec (\d+)$/m.exec(this.#text(`${path}/cpu.stat`) ?? "")?.[1];
+    if (usec) totals.ticks = Number(usec) / 1e6 * CLOCK_TICKS;
+    const memory = `${path}/memory.current`;
+    if (!this.#missing.has(memory)) {
+      const bytes = Number(this.#text(memory) ?? NaN);
+      // 0 while it has members: their memory is still charged where they came from; their RSS then.
+      if (bytes > 0) totals.rssPages = bytes / pageBytes;
+      else if (!Number.isFinite(bytes) && this.#missing.size < this.#maxKept) {
+        this.#missing.add(memory);
+      }
+    }
+    return totals;
+  }
+
+  /** After a sample: close the files that were not read. */
+  sweep(): void {
+    for (const [path, file] of this.#kept) {
+      if (this.#used.has(path)) continue;
+      file.close();
+      this.#kept.delete(path);
+    }
+    for (const path of this.#members.keys()) {
+      if (!this.#used.has(`${path}/cpu.stat`)) this.#members.delete(path);
+    }
+    this.#used.clear();
+  }
+
+  /** Close every kept file. */
+  close(): void {
+    this.#used.clear();
+    this.sweep();
+    this.#missing.clear();
+    this.#members.clear();
+    this.#listedAtPid = undefined;
+  }
+
+  #text(path: string): string | undefined {
+    const bytes = this.#read(path);
+    return bytes && this.#decoder.decode(bytes);
+  }
+
+  /**
+   * The whole content of `path`, through its kept file (opened and kept
+   * while under the cap); undefined when it cannot be read. A view of the
+   * reused buffer, valid until the next read.
+   */
+  #read(path: string): Uint8Array | undefined {
+    this.#used.add(path);
+    let file = this.#kept.get(path);
+    const keep = file !== undefined || this.#kept.size < this.#maxKept;
+    try {
+      file ??= Deno.openSync(path);
+    } catch {
+      return undefined;
+    }
+    try {
+      file.seekSync(0, Deno.SeekMode.Start);
+      let length = 0;
+      while (true) {
+        if (length === this.#buffer.length) {
+          const bigger = new Uint8Array(this.#buffer.length * 2);
+          bigger.set(this.#buffer);
+          this.#buffer = bigger;
+        }
+        const room = this.#buffer.length - length;
+        const n = file.readSync(this.#buffer.subarray(length)) ?? 0;
+        length += n;
+        if (n < room) break; // a short read: these files are read whole in one go
+      }
+      if (keep) this.#kept.set(path, file);
+      else file.close();
+      return this.#buffer.subarray(0, length);
+    } catch {
+      // the process is gone (ESRCH), or the cgroup
+      file.close();
+      this.#kept.delete(path);
+      return undefined;
+    }
+  }
 }
 
 /** Metrics of one service's process group. */
@@ -126,8 +214,8 @@ export interface GroupMetrics {
 
 /** State kept between two samples of one group. */
 export interface GroupSample {
-  /** Group id (pid of the service's process). */
-  pgid: number;
+  /** Group id (pid of the service's process), or the directory of its cgroup. */
+  pgid: number | string;
   /** When the sample was taken, ms. */
   atMs: number;
   /** Ticks at that time. */
@@ -139,11 +227,12 @@ export interface GroupSample {
 /**
  * Metrics of a group from its previous sample (same pgid) and its totals
  * now. Ticks of members that ended in between are lost, so a drop is
- * counted as no time rather than negative time.
+ * counted as no time rather than negative time. A cgroup (`pgid` its
+ * directory) counts every process that ran in it, across runs.
  */
 export function nextSample(
   previous: GroupSample | undefined,
-  pgid: number,
+  pgid: number | string,
   totals: GroupTotals,
   atMs: number,
   pageSize: number,
@@ -215,12 +304,7 @@ export class SelfSampler {
 
   /** Take a sample now. */
   sample(nowMs: number = Date.now()): SelfMetrics {
-    let row: StatRow | undefined;
-    try {
-      row = parseStatRow(Deno.readTextFileSync("/proc/self/stat"));
-    } catch {
-      return this.#metrics;
-    }
+    const row = readProcStat(Deno.pid);
     if (!row) return this.#metrics;
     const last = this.#last;
     const cpuPercent = last && nowMs > last.atMs
@@ -258,6 +342,8 @@ export interface MetricsTarget {
   readonly name: string;
   /** Pid (= process group) of the current process, or null. */
   readonly pid: number | null;
+  /** The cgroup (directory) of the current process, when it runs in one: sampled instead of its group. */
+  readonly cgroup?: string | undefined;
   /** Restart guard: restart when RSS stays above this many bytes for two samples. */
   readonly maxMemoryBytes: number | undefined;
   /** Where the latest metrics go (undefined without a process). */
@@ -272,6 +358,8 @@ export interface MetricsSamplerOptions {
   intervalMs?: number;
   /** The services to sample, read at each sample. */
   targets: () => Iterable<MetricsTarget>;
+  /** Called for each service at each sample, with its metrics (undefined without a process). */
+  onSample?: (name: string, metrics: GroupMetrics | undefined, atMs: number) => void;
 }
 
 /** Samples `/proc` periodically for every service and for the orchestrator itself. */
@@ -282,7 +370,8 @@ export class MetricsSampler {
   #cpuSeconds = new Map<string, number>();
   #over = new Map<string, number>();
   #self = new SelfSampler();
-  #scanner = new ProcScanner(parseStatBytes);
+  #scanner = new ProcScanner(parseProcStat);
+  #cgroups = new CgroupReader();
   #lastCostMs = 0;
 
   /** Create an idle sampler. */
@@ -313,33 +402,43 @@ export class MetricsSampler {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#scanner.close();
+    this.#cgroups.close();
   }
 
   /** Sample every target now; fire memory guards that have seen two samples above their limit. */
   sample(nowMs: number = Date.now()): void {
     const started = performance.now();
     const targets = [...this.#options.targets()];
+    this.#cgroups.begin();
     const wanted = new Set<number>();
-    for (const t of targets) if (t.pid !== null) wanted.add(t.pid);
+    for (const t of targets) if (t.pid !== null && !t.cgroup) wanted.add(t.pid);
     // With no group wanted, the scan reads nothing and closes its kept files.
     const totals = sumByGroup(this.#scanner.scan(wanted), wanted);
     const size = pageSize();
     const seen = new Set<string>();
     for (const target of targets) {
       seen.add(target.name);
-      const group = target.pid === null ? undefined : totals.get(target.pid);
+      const group = target.pid === null
+        ? undefined
+        : target.cgroup
+        ? this.#cgroups.totals(target.cgroup, size)
+        : totals.get(target.pid);
       const previous = this.#samples.get(target.name);
       if (target.pid === null || group === undefined) {
         if (previous) this.#cpuSeconds.set(target.name, previous.metrics.cpuSeconds);
-        this.#samples.delete(target.name);
+        // A cgroup's CPU time goes on across runs: its last sample is the next one's base.
+        if (typeof previous?.pgid !== "string") this.#samples.delete(target.name);
         this.#over.delete(target.name);
         target.metrics = undefined;
+        this.#options.onSample?.(target.name, undefined, nowMs);
         continue;
       }
       const carried = previous?.metrics.cpuSeconds ?? this.#cpuSeconds.get(target.name) ?? 0;
-      const next = nextSample(previous, target.pid, group, nowMs, size, carried);
+      const key = target.cgroup ?? target.pid;
+      const next = nextSample(previous, key, group, nowMs, size, carried);
       this.#samples.set(target.name, next);
       target.metrics = next.metrics;
+      this.#options.onSample?.(target.name, next.metrics, nowMs);
       if (target.maxMemoryBytes !== undefined) {
         const count = memoryOverCount(
           this.#over.get(target.name) ?? 0,
@@ -358,6 +457,7 @@ export class MetricsSampler {
       }
     }
     for (const name of this.#samples.keys()) if (!seen.has(name)) this.#samples.delete(name);
+    this.#cgroups.sweep();
     this.#self.sample(nowMs);
     this.#lastCostMs = performance.now() - started;
   }

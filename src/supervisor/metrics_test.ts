@@ -1,36 +1,12 @@
 import assert from "node:assert/strict";
 import { launchCommand } from "./guards.ts";
-import {
-  memoryOverCount,
-  nextSample,
-  parseStatBytes,
-  parseStatRow,
-  type StatRow,
-  sumByGroup,
-} from "./metrics.ts";
-
-const STAT =
-  "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 12345 1000000 256 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-
-Deno.test("parseStatRow() reads ticks, threads and rss past a command with parentheses", () => {
-  assert.deepEqual(parseStatRow(STAT), {
-    pid: 4242,
-    pgrp: 4242,
-    session: 4242,
-    state: "S",
-    ticks: 200,
-    threads: 3,
-    rssPages: 256,
-  });
-  assert.equal(parseStatRow("garbage"), undefined);
-  assert.equal(parseStatRow("12 (x) S 1 2"), undefined, "cut short before rss");
-  const own = parseStatBytes(Deno.readFileSync("/proc/self/stat"));
-  assert.equal(own?.pid, Deno.pid);
-  assert.ok(own && own.rssPages > 0 && own.threads >= 1 && own.session >= 0);
-});
+import { waitFor } from "../../tests/harness.ts";
+import { Cgroup, enterCgroup, openInstance } from "./cgroup.ts";
+import { CgroupReader, memoryOverCount, nextSample, sumByGroup } from "./metrics.ts";
+import type { ProcStat } from "./proc_stat.ts";
 
 Deno.test("sumByGroup() sums live members of the wanted groups only", () => {
-  const row = (pid: number, pgrp: number, state = "S"): StatRow => ({
+  const row = (pid: number, pgrp: number, state = "S"): ProcStat => ({
     pid,
     pgrp,
     state,
@@ -38,6 +14,8 @@ Deno.test("sumByGroup() sums live members of the wanted groups only", () => {
     threads: 2,
     rssPages: 100,
     session: pgrp,
+    ppid: 1,
+    startTime: 1,
   });
   const totals = sumByGroup(
     [row(1, 1), row(2, 1), row(3, 1, "Z"), row(4, 4), row(5, 9)],
@@ -83,4 +61,86 @@ Deno.test("launchCommand() wraps the command in taskset and nice, or warns", () 
   assert.deepEqual(bare.args, ["-v"]);
   assert.equal(bare.warnings.length, 2);
   assert.deepEqual(launchCommand({ cmd: "app", args: [] }), { cmd: "app", args: [], warnings: [] });
+});
+
+/** Whether cgroups can be used here (the instance made to find out is removed at once). */
+const cgroupUsable = (() => {
+  const opened = openInstance("/bin/sh");
+  if (!("instance" in opened)) return false;
+  opened.instance.remove();
+  return true;
+})();
+
+Deno.test({
+  name: "CgroupReader sums a cgroup's members and counts the CPU of those that ended",
+  ignore: !cgroupUsable,
+  async fn() {
+    const opened = openInstance("/bin/sh");
+    if (!("instance" in opened)) throw new Error(opened.reason);
+    const cgroup = new Cgroup(`${opened.instance.path}/svc-metrics`);
+    cgroup.create();
+    const reader = new CgroupReader();
+    const spawn = (script: string, output = false) => {
+      const launch = enterCgroup("/bin/sh", cgroup, "sh", ["-c", script]);
+      return new Deno.Command(launch.cmd, {
+        args: launch.args,
+        stdout: output ? "piped" : "null",
+        stderr: "null",
+      }).spawn();
+    };
+    try {
+      // A process that burns at least 10 ticks of CPU, says how many, and ends.
+      const burner = spawn(
+        "while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; " +
+          "set -- $(cut -d' ' -f14,15 /proc/$$/stat); [ $(($1 + $2)) -ge 10 ] && break; done; " +
+          "echo $(($1 + $2))",
+        true,
+      );
+      const burnt = Number(new TextDecoder().decode((await burner.output()).stdout));
+      assert.ok(burnt >= 10, `burnt ${burnt} ticks`);
+      const sleeper = spawn("exec sleep 30");
+      // Once its exec is over, it has resident pages.
+      const totals = await waitFor(() => {
+        const totals = reader.totals(cgroup.path, 4096);
+        return totals && totals.rssPages > 0 && totals;
+      }, { message: "the sleeper in the cgroup" });
+      assert.equal(totals.processes, 1);
+      assert.ok(totals.threads >= 1);
+      assert.ok(
+        totals.ticks >= burnt,
+        `the CPU of the process that ended counts: ${totals.ticks} ticks, ${burnt} burnt`,
+      );
+      reader.sweep();
+      assert.equal(reader.totals(cgroup.path, 4096)?.processes, 1, "read again through kept files");
+      sleeper.kill("SIGKILL");
+      await sleeper.status;
+      await cgroup.waitEmpty(Date.now() + 5000);
+      assert.equal(reader.totals(cgroup.path, 4096), undefined, "no member");
+    } finally {
+      reader.close();
+      cgroup.kill();
+      await cgroup.waitEmpty(Date.now() + 5000);
+      cgroup.remove();
+      opened.instance.remove();
+    }
+  },
+});
+
+Deno.test("CgroupReader takes the members' RSS while memory.current reads 0, and memory.current after", () => {
+  const dir = Deno.makeTempDirSync();
+  const reader = new CgroupReader();
+  try {
+    Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n`);
+    Deno.writeTextFileSync(`${dir}/cpu.stat`, "usage_usec 2000000\nuser_usec 1\n");
+    Deno.writeTextFileSync(`${dir}/memory.current`, "0\n");
+    const first = reader.totals(dir, 4096);
+    assert.ok(first && first.rssPages > 100, `the member's own RSS: ${first?.rssPages} pages`);
+    assert.equal(first.ticks, 200, "CPU from cpu.stat");
+    reader.sweep();
+    Deno.writeTextFileSync(`${dir}/memory.current`, "8192\n");
+    assert.equal(reader.totals(dir, 4096)?.rssPages, 2, "memory.current once it is not 0");
+  } finally {
+    reader.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

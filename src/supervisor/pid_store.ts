@@ -1,11 +1,11 @@
 /**
- * Remembers the process group of each running service in the state
- * directory, so that an orchestrator started after a SIGKILL of the previous
- * one can end the groups it left behind before starting fresh copies.
+ * Remembers the process of each running service in the state directory (its
+ * pid, start time, cgroup and output pipes), so that an orchestrator started
+ * after a SIGKILL of the previous one can end what it left behind before
+ * starting fresh copies (see `leftoversOf` in `containment.ts`).
  *
  * @module
  */
-import { groupMembers, readProcStat } from "./process.ts";
 
 /** What is remembered of one service's process. */
 export interface PidRecord {
@@ -13,10 +13,30 @@ export interface PidRecord {
   name: string;
   /** Pid of the leader, equal to the process group id. */
   pid: number;
-  /** Start time of the leader in clock ticks since boot. */
+  /** Start time of the leader in clock ticks since boot (0 while unknown, and with a cgroup). */
   start_time: number;
+  /**
+   * While `start_time` is unknown (the first moment of a run without a
+   * cgroup): the time since boot in clock ticks read just after the spawn;
+   * the leader started at most a few seconds before it.
+   */
+  spawned_by?: number;
   /** Command, for messages. */
   cmd: string;
+  /** Directory of the service's cgroup v2, when it ran in one. */
+  cgroup?: string;
+  /** Its output pipes (`pipe:[inode]`): a process that still holds one is a leftover. */
+  pipes?: string[];
+  /** Without a cgroup: processes of the run seen outside its group and session. */
+  escapees?: Escapee[];
+}
+
+/** A process that left the group and session of its service, identified by pid and start time. */
+export interface Escapee {
+  /** Its pid. */
+  pid: number;
+  /** Its start time in clock ticks since boot. */
+  start_time: number;
 }
 
 const SUFFIX = ".pid.json";
@@ -40,7 +60,11 @@ export class PidStore {
     await Deno.mkdir(this.#dir, { recursive: true });
   }
 
-  /** Remember a freshly spawned leader. Never throws: a failure is returned. */
+  /**
+   * Remember a freshly spawned process (synchronously: asynchronous file
+   * operations would each wake a thread of Deno's pool, whose memory stays).
+   * Never throws: a failure is returned.
+   */
   save(record: PidRecord): Error | undefined {
     const path = `${this.#dir}/${record.name}${SUFFIX}`;
     try {
@@ -75,7 +99,7 @@ export class PidStore {
       const path = `${this.#dir}/${entry.name}`;
       try {
         const r = JSON.parse(Deno.readTextFileSync(path)) as PidRecord;
-        if (Number.isInteger(r.pid) && r.pid > 1 && Number.isFinite(r.start_time)) out.push(r);
+        if (isRecord(r)) out.push(r);
         else Deno.removeSync(path);
       } catch {
         try {
@@ -87,13 +111,15 @@ export class PidStore {
   }
 }
 
-/**
- * Pids still alive from a record's process group. When a process with the
- * leader's pid exists but started at another time, the pid was reused and
- * nothing is ours (Linux never reuses a pid still in use as a group id).
- */
-export function leftoverPids(record: PidRecord): number[] {
-  const leader = readProcStat(record.pid);
-  if (leader && leader.startTime !== record.start_time) return [];
-  return groupMembers(record.pid, record.start_time);
+/** Whether a parsed file is a well-formed record. */
+function isRecord(r: PidRecord): boolean {
+  return Number.isInteger(r.pid) && r.pid > 1 && Number.isFinite(r.start_time) &&
+    (r.spawned_by === undefined || Number.isFinite(r.spawned_by)) &&
+    (r.cgroup === undefined ||
+      (typeof r.cgroup === "string" && r.cgroup.startsWith("/") && !r.cgroup.includes("/.."))) &&
+    (r.pipes === undefined ||
+      (Array.isArray(r.pipes) && r.pipes.every((p) => /^pipe:\[\d+\]$/.test(String(p))))) &&
+    (r.escapees === undefined ||
+      (Array.isArray(r.escapees) &&
+        r.escapees.every((e) => Number.isInteger(e?.pid) && Number.isFinite(e?.start_time))));
 }

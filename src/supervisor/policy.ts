@@ -126,6 +126,10 @@ export interface ExitInput {
  *
  * @example
  * ```ts
+ * const config: RestartConfig = {
+ *   policy: "always", maxRestarts: 5, initialMs: 1000, factor: 2, maxMs: 30_000,
+ *   resetAfterMs: 60_000, maxCrashes: 5, windowMs: 60_000, cooldownMs: 300_000,
+ * };
  * const { decision } = decideAfterExit({ config, history: FRESH_HISTORY,
  *   exit: { code: 1, signal: null }, startedAtMs: 0, nowMs: 100 });
  * // decision.action === "restart"

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "../../tests/harness.ts";
-import { MetricsSampler, type MetricsTarget, parseStatBytes } from "./metrics.ts";
+import { MetricsSampler, type MetricsTarget } from "./metrics.ts";
+import { parseProcStat, type ProcStat } from "./proc_stat.ts";
 import { parseLastPid, ProcScanner, type ProcScannerOptions } from "./proc_scan.ts";
 
 /** A detached `sh -c script` (or another shell's) (its own session and group); stdin piped. */
@@ -25,9 +26,20 @@ async function end(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-/** Number of open file descriptors of this process. */
+/**
+ * Number of `/proc/{pid}/stat` files this process holds open (other
+ * descriptors may come and go with what earlier tests left closing).
+ */
 function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
+  let count = 0;
+  for (const fd of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (/^\/proc\/\d+\/stat$/.test(Deno.readLinkSync(`/proc/self/fd/${fd.name}`))) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
 }
 
 /** The first line `child` writes to stdout. */
@@ -50,14 +62,12 @@ async function writeLine(child: Deno.ChildProcess, line: string): Promise<void> 
   writer.releaseLock();
 }
 
-type StatRow = NonNullable<ReturnType<typeof parseStatBytes>>;
-
 /**
  * A scanner whose last pid moves only by `relist()`: the scan after it lists
  * `/proc`, the others re-read kept files (until `listEvery`).
  */
 function steppedScanner(
-  parse: (bytes: Uint8Array) => StatRow | undefined = parseStatBytes,
+  parse: (bytes: Uint8Array) => ProcStat | undefined = parseProcStat,
   options: ProcScannerOptions = {},
 ) {
   let lastPid = 1;
@@ -68,7 +78,11 @@ function steppedScanner(
       lastPid++;
     },
     /** Scan `wanted`, listing `/proc` each time, until `done` holds for the rows; gives them. */
-    listUntil: (wanted: ReadonlySet<number>, done: (rows: StatRow[]) => boolean, message: string) =>
+    listUntil: (
+      wanted: ReadonlySet<number>,
+      done: (rows: ProcStat[]) => boolean,
+      message: string,
+    ) =>
       waitFor(() => {
         lastPid++;
         const rows = scanner.scan(wanted);
@@ -77,21 +91,21 @@ function steppedScanner(
   };
 }
 
-/** `parseStatBytes`, with the processes `hidden` names read as in group and session 1 (another session). */
+/** `parseProcStat`, with the processes `hidden` names read as in group and session 1 (another session). */
 function parseHiding(hidden: (pid: number) => boolean) {
-  return (bytes: Uint8Array): StatRow | undefined => {
-    const row = parseStatBytes(bytes);
+  return (bytes: Uint8Array): ProcStat | undefined => {
+    const row = parseProcStat(bytes);
     return row && hidden(row.pid) ? { ...row, pgrp: 1, session: 1 } : row;
   };
 }
 
 /** Rows of the group `pgrp`. */
-const groupOf = (rows: StatRow[], pgrp: number) => rows.filter((r) => r.pgrp === pgrp);
+const groupOf = (rows: ProcStat[], pgrp: number) => rows.filter((r) => r.pgrp === pgrp);
 
 Deno.test("ProcScanner.scan() skips outsiders and still finds members forked later", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & wait");
   // No last pid: every scan lists /proc.
-  const scanner = new ProcScanner(parseStatBytes, { lastPid: () => undefined });
+  const scanner = new ProcScanner(parseProcStat, { lastPid: () => undefined });
   try {
     const wanted = new Set([child.pid]);
     const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid).length;
@@ -108,7 +122,7 @@ Deno.test("ProcScanner.scan() skips outsiders and still finds members forked lat
 
 Deno.test("ProcScanner.scan() finds a member forked between two scans at the next scan", async () => {
   const child = spawnGroup("sleep 60 & read line; sleep 60 & echo $!; wait");
-  const scanner = new ProcScanner(parseStatBytes);
+  const scanner = new ProcScanner(parseProcStat);
   try {
     const wanted = new Set([child.pid]);
     const members = () => scanner.scan(wanted).filter((r) => r.pgrp === child.pid);
@@ -133,7 +147,7 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
     const sleepPid = Number(await firstLine(child));
     assert.ok(sleepPid > 0 && sleepPid !== child.pid);
     // The same last pid throughout: the first scan lists /proc, the others re-read kept files.
-    const scanner = new ProcScanner(parseStatBytes, { lastPid: () => 1 });
+    const scanner = new ProcScanner(parseProcStat, { lastPid: () => 1 });
     const wanted = new Set([sleepPid]);
     for (let i = 0; i < 3; i++) {
       const rows = scanner.scan(wanted);
@@ -253,7 +267,7 @@ Deno.test("ProcScanner.scan() finds a service first seen before its setsid ran",
 
 Deno.test("ProcScanner.scan() reads members beyond maxKept by path", async () => {
   const child = spawnGroup("sleep 60 & sleep 60 & wait");
-  const { scanner, listUntil } = steppedScanner(parseStatBytes, { maxKept: 1 });
+  const { scanner, listUntil } = steppedScanner(parseProcStat, { maxKept: 1 });
   try {
     const wanted = new Set([child.pid]);
     const members = () => groupOf(scanner.scan(wanted), child.pid);

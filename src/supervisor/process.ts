@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readProcStat } from "./proc_stat.ts";
 
 /** Send `signal` to every process of group `pgid`; false when the group is gone. */
 export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
@@ -28,41 +29,6 @@ export function signalChild(pid: number, signal: Deno.Signal): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Fields of `/proc/{pid}/stat` that the supervisor needs. */
-export interface ProcStat {
-  /** Process state letter (`R`, `S`, `Z`, …). */
-  state: string;
-  /** Parent pid. */
-  ppid: number;
-  /** Process group id. */
-  pgrp: number;
-  /** Start time in clock ticks since boot: with the pid, identifies one process. */
-  startTime: number;
-}
-
-/** Parse the text of `/proc/{pid}/stat` (the command name may hold spaces and parentheses). */
-export function parseProcStat(text: string): ProcStat | undefined {
-  const close = text.lastIndexOf(")");
-  if (close < 0) return undefined;
-  const fields = text.slice(close + 2).split(" ");
-  // fields[0] is field 3 of proc(5).
-  const state = fields[0];
-  const ppid = Number(fields[1]);
-  const pgrp = Number(fields[2]);
-  const startTime = Number(fields[19]);
-  if (state === undefined || !Number.isFinite(startTime)) return undefined;
-  return { state, ppid, pgrp, startTime };
-}
-
-/** Read `/proc/{pid}/stat`; undefined when the process does not exist. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  try {
-    return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return undefined;
   }
 }
 
@@ -128,19 +94,4 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-/**
- * Wait until group `pgid` has no live member or `deadlineMs` (epoch ms) has
- * passed. Returns whether the group is gone.
- */
-export async function waitGroupGone(pgid: number, deadlineMs: number): Promise<boolean> {
-  let pause = 5;
-  while (groupAlive(pgid)) {
-    const left = deadlineMs - Date.now();
-    if (left <= 0) return false;
-    await delay(Math.min(pause, left));
-    pause = Math.min(pause * 2, 50);
-  }
-  return true;
 }

@@ -1,12 +1,14 @@
 /**
  * What a registry reload changes: the pure comparison of the running
  * definitions with the new ones. A definition counts as changed when any
- * field differs after defaults and `${VAR}` expansion, or when the named
- * health check it refers to changed.
+ * field differs after defaults and `${VAR}` expansion, or when a check it
+ * uses changed (`resolveChecks`: a named check in `health_checks`, used
+ * through `health_check`, `readiness` or `liveness`).
  *
  * @module
  */
-import { type Registry, resolveHealthCheck } from "../registry/load.ts";
+import { resolveChecks } from "../registry/checks.ts";
+import type { Registry } from "../registry/load.ts";
 import type { RegistryDiff } from "../types.ts";
 
 export type { RegistryDiff } from "../types.ts";
@@ -17,8 +19,10 @@ export type { RegistryDiff } from "../types.ts";
  *
  * @example
  * ```ts
- * const diff = diffRegistries(running, await loadRegistry(path));
- * diff.untouched; // ["web", "ticker"]
+ * import { loadRegistry } from "../registry/load.ts";
+ * const running = await loadRegistry("registry/example.json");
+ * const diff = diffRegistries(running, await loadRegistry("registry/example.yaml"));
+ * diff.untouched; // the names of the services the two files define alike
  * ```
  */
 export function diffRegistries(before: Registry, after: Registry): RegistryDiff {
@@ -29,7 +33,10 @@ export function diffRegistries(before: Registry, after: Registry): RegistryDiff 
     if (previous === undefined) diff.added.push(spec.name);
     else if (
       deepEqual(previous, spec) &&
-      deepEqual(resolveHealthCheck(before, previous), resolveHealthCheck(after, spec))
+      deepEqual(
+        resolveChecks(previous, before.healthChecks),
+        resolveChecks(spec, after.healthChecks),
+      )
     ) {
       diff.untouched.push(spec.name);
     } else diff.changed.push(spec.name);

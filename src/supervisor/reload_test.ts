@@ -45,6 +45,44 @@ Deno.test("diffRegistries() sees a change of a named health check", () => {
   assert.deepEqual(diff.untouched, ["b"]);
 });
 
+Deno.test("diffRegistries() sees a change of a named check used through readiness or liveness", () => {
+  const doc = (ready: number, live: number) => ({
+    health_checks: {
+      ready: { type: "tcp", port: ready },
+      live: { type: "http", port: live, path: "/health" },
+    },
+    services: [
+      { name: "web", cmd: "web", readiness: "ready" },
+      { name: "api", cmd: "api", liveness: "live" },
+      { name: "other", cmd: "other" },
+    ],
+  });
+  assert.deepEqual(diffRegistries(load(doc(1, 2)), load(doc(1, 2))).untouched, [
+    "web",
+    "api",
+    "other",
+  ]);
+  assert.deepEqual(diffRegistries(load(doc(1, 2)), load(doc(3, 2))), {
+    added: [],
+    removed: [],
+    changed: ["web"],
+    untouched: ["api", "other"],
+  });
+  assert.deepEqual(diffRegistries(load(doc(1, 2)), load(doc(1, 4))).changed, ["api"]);
+});
+
+Deno.test("diffRegistries() sees a new definition of a check that was checked as the port", () => {
+  const omegaos = load({
+    services: [{ name: "m", cmd: "m", port: 8081, health_check: "m_check" }],
+  });
+  const defined = load({
+    health_checks: { m_check: { type: "http", port: 8081 } },
+    services: [{ name: "m", cmd: "m", port: 8081, health_check: "m_check" }],
+  });
+  assert.deepEqual(diffRegistries(omegaos, omegaos).untouched, ["m"]);
+  assert.deepEqual(diffRegistries(omegaos, defined).changed, ["m"]);
+});
+
 Deno.test("deepEqual() ignores key order and undefined keys", () => {
   assert.ok(deepEqual({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }));
   assert.ok(deepEqual({ a: 1, b: undefined }, { a: 1 }));

@@ -1,31 +1,39 @@
 /**
- * One supervised service: spawns its process in a group of its own, captures
- * its output, and drives the state machine on exits, stops and timers.
+ * One supervised service: spawns its process in a session (and, when
+ * cgroups are used, a cgroup) of its own, captures its output, and drives the
+ * state machine on exits, stops and timers. Every process of a run ends with
+ * it: see `containment.ts` for how they are found.
  *
  * @module
  */
-import { ConflictError, SpawnError } from "../errors.ts";
-import type { EventBus, SupervisorEvent } from "../events.ts";
-import { type LogSink, pipeToLog } from "../logs/capture.ts";
+import { ConflictError, NotImplementedError, SpawnError } from "../errors.ts";
+import type { EventBus } from "../events.ts";
+import { type LogSink, pipeToLog, TimestampSink } from "../logs/capture.ts";
 import { LogFile } from "../logs/log_file.ts";
 import { logPath } from "../logs/paths.ts";
 import { tailLines } from "../logs/tail.ts";
+import { batchSince, mergeLogs, splitTimes, type TimedLines } from "../logs/times.ts";
 import type { HealthCheckSpec, ServiceSpec } from "../registry/schema.ts";
 import type {
   ExitInfo,
   HealthInfo,
+  LogOptions,
   LogStream,
   LogTail,
   ServiceState,
   ServiceStatus,
+  SupervisorEvent,
 } from "../types.ts";
-import { launchCommand, sessionLaunch } from "./guards.ts";
+import { errorText } from "./cgroup.ts";
+import { type Containment, KILL_WAIT_MS, type RunScope } from "./containment.ts";
+import { launchCommand, type SessionLaunch, sessionLaunch } from "./guards.ts";
 import { type HookName, runHook } from "./hooks.ts";
 import { resolveChecks, ServiceHealth } from "./health_runner.ts";
+import type { History } from "./history.ts";
 import { JobHistory, JobScheduler, scheduleOf } from "./jobs.ts";
 import type { GroupMetrics } from "./metrics.ts";
 import type { RememberedService } from "./memory.ts";
-import type { PidStore } from "./pid_store.ts";
+import type { PidRecord, PidStore } from "./pid_store.ts";
 import {
   decideAfterExit,
   describeExit,
@@ -36,14 +44,8 @@ import {
   restartConfig,
   type RestartHistory,
 } from "./policy.ts";
-import {
-  delay,
-  groupAlive,
-  readProcStat,
-  signalChild,
-  signalGroup,
-  waitGroupGone,
-} from "./process.ts";
+import { cancellablePipe } from "./pipes.ts";
+import { delay } from "./process.ts";
 import { assertTransition, LIVE_STATES, WAITING_STATES } from "./state_machine.ts";
 
 /** What a service needs from the supervisor. */
@@ -54,6 +56,8 @@ export interface ServiceDeps {
   events: EventBus<SupervisorEvent>;
   /** Where pids are remembered across orchestrator restarts. */
   pids: PidStore;
+  /** How the processes of the service are held and ended. */
+  containment: Containment;
   /** One line of the orchestrator's own log. */
   log: (line: string) => void;
   /** Source of backoff jitter. @default Math.random */
@@ -62,12 +66,18 @@ export interface ServiceDeps {
   healthChecks?: Record<string, HealthCheckSpec>;
   /** Called when a service with `on_exit: "shutdown_everything"` ended and will not be restarted. */
   onShutdownEverything?: (service: string, reason: string) => void;
+  /** Where the starts of its processes are recorded, and the markers of its logs come from. */
+  history?: History;
 }
 
 /** One process of the service, from spawn to the end of its exit handling. */
 interface Run {
   child: Deno.ChildProcess;
   pid: number;
+  /** Every process of the run (the main one and what it started). */
+  scope: RunScope;
+  /** Deno reaped the main process: the pid is no longer its child. */
+  reaped: () => void;
   startedAtMs: number;
   exited: boolean;
   stopRequested: boolean;
@@ -77,17 +87,60 @@ interface Run {
   killReason?: string;
   /** The process and its group are gone and the next state is taken. */
   done: Promise<void>;
-  /** Both output pipes reached their end. */
+  /** Both output pipes reached their end (or were closed). */
   pipes: Promise<unknown>;
+  /** Close the orchestrator's end of both output pipes. */
+  closePipes: () => void;
+  /** Its pid could not be recorded: it was killed at once and its exit changes no state. */
+  abandoned: boolean;
+  /** What is recorded of it in the state directory. */
+  record?: PidRecord;
+  /** Its record is removed: nothing may write it again. */
+  forgotten: boolean;
 }
 
 /** Why a process is spawned: by the user, at boot, after backoff, after cooldown. */
 type SpawnKind = "autostart" | "request" | "retry" | "trial";
 
-/** How long to wait for output pipes after an exit before moving on. */
+/**
+ * Automatic spawns (at boot, after backoff or cooldown) of every service
+ * share each turn of the event loop up to this many milliseconds; the others
+ * wait for the next turn. A spawn holds the thread until the child's exec
+ * (longer while cgroup migrations hold forks), so a burst (hundreds of
+ * services at boot, a crash storm) would otherwise hold the API for all of
+ * them in a row.
+ */
+const SPAWN_SLICE_MS = 20;
+const spawnQueue: (() => void)[] = [];
+/** When the current turn began spawning; undefined when it has not. */
+let turnStartMs: number | undefined;
+
+/** Run `spawn` now if this turn has time left (and nothing waits), else in a later turn. */
+function spawnInTurn(spawn: () => void): void {
+  if (spawnQueue.length > 0 || !turnOpen()) spawnQueue.push(spawn);
+  else spawn();
+}
+
+/** Whether the current turn may spawn more; the first spawn of a turn schedules its end. */
+function turnOpen(): boolean {
+  const now = performance.now();
+  if (turnStartMs === undefined) {
+    turnStartMs = now;
+    setTimeout(nextTurn, 0);
+    return true;
+  }
+  return now - turnStartMs < SPAWN_SLICE_MS;
+}
+
+function nextTurn(): void {
+  turnStartMs = undefined;
+  while (spawnQueue.length > 0 && turnOpen()) spawnQueue.shift()!();
+}
+
+/** How long output pipes may take to reach their end once a run's processes are gone. */
+const PIPE_EOF_MS = 100;
+/** How long to wait for output pipes after that search before closing them. */
 const PIPE_DRAIN_MS = 1000;
-/** How long to wait for a group to vanish after SIGKILL. */
-const KILL_WAIT_MS = 2000;
 
 /** One supervised service. */
 export class Service {
@@ -108,6 +161,8 @@ export class Service {
   #reason: string | null = null;
   #stdout: LogFile;
   #stderr: LogFile;
+  /** Where the output goes: the log files, or with `log.timestamps` each line with its time first. */
+  #sinks: Record<"stdout" | "stderr", LogSink & { endLine?: () => Promise<void> }>;
   #closed = false;
   #health: ServiceHealth;
   #metrics: GroupMetrics | undefined;
@@ -115,6 +170,10 @@ export class Service {
   #job: JobHistory | undefined;
   #scheduler: JobScheduler | undefined;
   #hookAbort: AbortController | undefined;
+  /** Stop requests so far: an automatic start that waited is dropped when one came meanwhile. */
+  #stops = 0;
+  /** Processes of an earlier run still being ended: nothing is spawned until they are gone. */
+  #ending: { reason: string; done: Promise<void> } | undefined;
   /** When the next scheduled run of a job is due (epoch ms), or null. */
   nextRunAtMs: number | null = null;
 
@@ -137,6 +196,9 @@ export class Service {
     };
     this.#stdout = new LogFile(logPath(deps.logDir, spec.name, "stdout"), logOptions);
     this.#stderr = new LogFile(logPath(deps.logDir, spec.name, "stderr"), logOptions);
+    this.#sinks = spec.log.timestamps
+      ? { stdout: new TimestampSink(this.#stdout), stderr: new TimestampSink(this.#stderr) }
+      : { stdout: this.#stdout, stderr: this.#stderr };
     this.#health = new ServiceHealth(resolveChecks(spec, deps.healthChecks ?? {}), {
       ready: (message) => {
         if (this.#run && this.#state === "starting") {
@@ -197,7 +259,7 @@ export class Service {
       last_exit: this.#lastExit,
       last_restart: this.#lastRestartMs === null ? null : iso(this.#lastRestartMs),
       next_restart_at: this.#nextStartMs === null ? null : iso(this.#nextStartMs),
-      reason: this.#reason,
+      reason: this.#reason ?? this.#ending?.reason ?? null,
       autostart: spec.autostart,
       restart_policy: spec.restart_policy,
       port: spec.port ?? null,
@@ -259,6 +321,11 @@ export class Service {
     if (!this.#closed) this.#scheduler?.start();
   }
 
+  /** The cgroup of the current run, for the metrics sampler (undefined without cgroups). */
+  get cgroup(): string | undefined {
+    return this.#run?.scope.cgroup?.path;
+  }
+
   /** Metrics of the process group at the last sample; set by the metrics sampler. */
   get metrics(): GroupMetrics | undefined {
     return this.#metrics;
@@ -288,7 +355,7 @@ export class Service {
 
   /**
    * End the current process because the supervisor judged it bad (`reason`
-   * says why): the stop signal to its group, SIGKILL after `stop_timeout`.
+   * says why): the stop signal to every process of the run, SIGKILL after `stop_timeout`.
    * The exit counts as a failure and the restart policy decides what next.
    */
   recycle(reason: string): void {
@@ -296,37 +363,72 @@ export class Service {
     if (!run || run.exited || run.stopRequested || run.killReason !== undefined) return;
     run.killReason = reason;
     this.#deps.log(`service "${this.name}": ${reason}; stopping it`);
-    this.#signal(run, this.#spec.stop_signal);
+    run.scope.signal(this.#spec.stop_signal);
     const timer = setTimeout(() => {
-      if (!run.exited) this.#signal(run, "SIGKILL");
+      if (!run.exited) run.scope.kill();
     }, this.#spec.stop_timeout * 1000);
     run.done.then(() => clearTimeout(timer));
   }
 
   /**
    * Start the service on request. Resolves once the process is spawned.
-   * @throws {ConflictError} when it is already starting, running or stopping.
-   * @throws {SpawnError} when the process cannot be spawned (the service is then `failed`).
+   * @throws {ConflictError} when it is already starting, running or stopping, or
+   * processes of an earlier run are still being ended.
+   * @throws {SpawnError} when the process cannot be spawned or its pid cannot be
+   * recorded (the service is then `failed`).
    */
   start(): Promise<void> {
     this.#assertNotLive("start");
+    this.#assertNotEnding("start");
     this.#held = false;
     this.#history = FRESH_HISTORY;
     return Promise.resolve(this.#spawn("request"));
   }
 
-  /** Start at boot: a spawn failure leaves the service `failed` (and logged) without throwing. */
+  /**
+   * Start at boot: a spawn failure leaves the service `failed` (and logged)
+   * without throwing. While processes of an earlier run are being ended, it
+   * starts once they are gone; in a burst of spawns, in a later turn of the
+   * event loop (see `SPAWN_SLICE_MS`); unless stopped meanwhile.
+   */
   autostart(): void {
-    if (!LIVE_STATES.has(this.#state)) void this.#spawn("autostart");
+    // A stop requested meanwhile cancels it.
+    const stops = this.#stops;
+    const ending = this.#ending;
+    if (ending) {
+      ending.done.then(() => {
+        if (this.#stops === stops && !this.#closed) this.autostart();
+      });
+      return;
+    }
+    spawnInTurn(() => {
+      if (this.#stops === stops && !this.#closed && !LIVE_STATES.has(this.#state)) {
+        void this.#spawn("autostart");
+      }
+    });
   }
 
   /**
-   * Stop the service on request: the stop signal to its process group, then
-   * SIGKILL of the group after `stop_timeout` (at once with `force`).
-   * Resolves once every process of the group is gone.
+   * Refuse starts until `done` settles (automatic ones wait for it), because
+   * processes of an earlier run are still being ended; `reason` says so in
+   * the status meanwhile and in the error of a refused start.
+   */
+  holdUntil(done: Promise<unknown>, reason: string): void {
+    const ending = { reason, done: done.then(() => {}, () => {}) };
+    this.#ending = ending;
+    ending.done.then(() => {
+      if (this.#ending === ending) this.#ending = undefined;
+    });
+  }
+
+  /**
+   * Stop the service on request: the stop signal to every process of the
+   * run (its cgroup, or its group and what left it), then SIGKILL of them all
+   * after `stop_timeout` (at once with `force`). Resolves once they are gone.
    * @throws {ConflictError} when it is not running.
    */
   async stop(force = false): Promise<void> {
+    this.#stops++;
     if (!this.#closed) this.#held = true;
     if (WAITING_STATES.has(this.#state)) {
       this.#clearTimer();
@@ -352,10 +454,10 @@ export class Service {
       run.stopDeadlineMs = Date.now() + this.#spec.stop_timeout * 1000;
       this.#clearTimer();
       this.#transition("stopping", force ? "stop requested (force)" : "stop requested");
-      this.#signal(run, force ? "SIGKILL" : this.#spec.stop_signal);
+      run.scope.signal(force ? "SIGKILL" : this.#spec.stop_signal);
     } else if (force && !run.forced) {
       run.forced = true;
-      this.#signal(run, "SIGKILL");
+      run.scope.kill();
     }
     if (!run.exited && !run.forced) {
       const abort = new AbortController();
@@ -364,7 +466,7 @@ export class Service {
           this.#deps.log(
             `service "${this.name}": still running after stop_timeout ${this.#spec.stop_timeout}s; sending SIGKILL`,
           );
-          this.#signal(run, "SIGKILL");
+          run.scope.kill();
         }
       });
       await run.done;
@@ -383,6 +485,7 @@ export class Service {
     if (this.#state === "starting" || this.#state === "running") await this.stop();
     else if (this.#state === "stopping" && this.#run) await this.#run.done;
     this.#assertNotLive("restart");
+    this.#assertNotEnding("restart");
     this.#held = false;
     this.#history = FRESH_HISTORY;
     this.#restarts++;
@@ -414,36 +517,65 @@ export class Service {
     return this.#held;
   }
 
-  /** SIGKILL the process group at once (second signal to the orchestrator). */
+  /** SIGKILL every process of the service at once (second signal to the orchestrator). */
   kill(): void {
     this.#closed = true;
     this.#clearTimer();
-    if (this.#run) this.#signal(this.#run, "SIGKILL");
+    this.#run?.scope.kill();
   }
 
-  /** Stop for good: no timer may start it again; live processes are stopped gracefully. */
+  /**
+   * Stop for good: no timer may start it again; live processes are stopped
+   * gracefully, and what its hooks left is killed with its cgroup.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#scheduler?.stop();
     if (LIVE_STATES.has(this.#state) || WAITING_STATES.has(this.#state)) await this.stop();
+    await this.#deps.containment.release(this.name);
     await Promise.all([this.#stdout.close(), this.#stderr.close()]);
   }
 
-  /** Last `lines` lines of the chosen stream(s). */
-  async logs(lines: number, stream: LogStream): Promise<LogTail> {
-    const keep = this.#spec.log.keep;
+  /**
+   * Last `lines` lines of the chosen stream(s) (those at or after
+   * `options.sinceMs`), and, when the log keeps times, `merged`: them in time order with the start and
+   * exit markers of the history, at most `lines` lines in all.
+   */
+  async logs(lines: number, stream: LogStream, options: LogOptions = {}): Promise<LogTail> {
+    const { keep, timestamps } = this.#spec.log;
+    const since = options.sinceMs;
+    this.assertLogTimes(since);
+    const streams = stream === "both" ? (["stdout", "stderr"] as const) : [stream];
+    const timed: TimedLines[] = [];
     const tail: LogTail = { name: this.name };
-    if (stream !== "stderr") {
-      tail.stdout = await tailLines(logPath(this.#deps.logDir, this.name, "stdout"), lines, {
-        keep,
-      });
+    for (const name of streams) {
+      const raw = await tailLines(logPath(this.#deps.logDir, this.name, name), lines, { keep });
+      const split = timestamps ? splitTimes(raw) : { lines: raw, at: raw.map(() => null) };
+      timed.push({ stream: name, ...split });
+      tail[name] = since === undefined
+        ? split.lines
+        : batchSince({ stream: name, ...split }, since).batch.lines;
     }
-    if (stream !== "stdout") {
-      tail.stderr = await tailLines(logPath(this.#deps.logDir, this.name, "stderr"), lines, {
-        keep,
+    // Without times there is no order between the streams: no `merged`.
+    if (timestamps) {
+      tail.merged = mergeLogs(timed, this.#deps.history?.markers(this.name, since) ?? [], {
+        lines,
+        sinceMs: since,
       });
     }
     return tail;
+  }
+
+  /**
+   * Lines can be chosen by time only when the log keeps times.
+   * @throws {NotImplementedError} when `sinceMs` is given and `log.timestamps` is false.
+   */
+  assertLogTimes(sinceMs: number | undefined): void {
+    if (sinceMs !== undefined && !this.#spec.log.timestamps) {
+      throw new NotImplementedError(
+        `The log of service "${this.name}" keeps no times (log.timestamps is false): "since" is not available`,
+      );
+    }
   }
 
   /** Spawn or record why not. `request`: by the user; `retry`: after backoff; `trial`: after cooldown. */
@@ -466,7 +598,13 @@ export class Service {
     const abort = new AbortController();
     this.#hookAbort = abort;
     this.#reason = "running the pre_start hook";
-    const result = await runHook("pre_start", this.#spec.pre_start!, this.#spec, abort.signal);
+    const result = await runHook(
+      "pre_start",
+      this.#spec.pre_start!,
+      this.#spec,
+      abort.signal,
+      this.#inCgroup,
+    );
     if (this.#hookAbort === abort) this.#hookAbort = undefined;
     if (abort.signal.aborted || this.#state !== "starting") return;
     if (!result.ok) {
@@ -478,36 +616,41 @@ export class Service {
     this.#launch(kind);
   }
 
+  /** Adapt a launch so that the process runs in the service's cgroup (when cgroups are used). */
+  #inCgroup = (launch: SessionLaunch): SessionLaunch =>
+    this.#deps.containment.wrap(this.name, launch);
+
   /** Run a hook that cannot stop anything (`post_start`, `post_stop`); log a failure. */
   async #sideHook(name: HookName): Promise<void> {
     const hook = this.#spec[name];
     if (!hook) return;
-    const result = await runHook(name, hook, this.#spec);
+    const result = await runHook(name, hook, this.#spec, undefined, this.#inCgroup);
     this.#deps.log(
       `service "${this.name}": ${name} hook ${result.ok ? "done" : "failed"} (${result.summary})`,
     );
   }
 
-  /** Spawn the process of a service that is `starting`. */
+  /** Spawn the process of a service that is `starting`, and record it. */
   #launch(kind: SpawnKind): void {
     const spec = this.#spec;
     let child: Deno.ChildProcess;
-    const launch = launchCommand(spec);
-    for (const warning of launch.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
+    let launch: SessionLaunch;
+    const command = launchCommand(spec);
+    for (const warning of command.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
     try {
-      const session = sessionLaunch(launch.cmd, launch.args, {
+      launch = this.#inCgroup(sessionLaunch(command.cmd, command.args, {
         cmd: spec.cmd,
         cwd: spec.working_dir,
         path: spec.env.PATH,
-      });
-      child = new Deno.Command(session.cmd, {
-        args: session.args,
+      }));
+      child = new Deno.Command(launch.cmd, {
+        args: launch.args,
         cwd: spec.working_dir,
         env: spec.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        detached: session.detached,
+        detached: launch.detached,
       }).spawn();
     } catch (err) {
       const message = spawnErrorMessage(spec, err);
@@ -515,12 +658,19 @@ export class Service {
       if (kind === "request") throw new SpawnError(message, { cause: err });
       return;
     }
+    const reaped = launch.spawned?.(child.pid) ?? (() => {});
+    const scope = this.#deps.containment.begin(spec.name, child.pid, () => {
+      if (run.record && !run.forgotten) this.#save(run);
+    });
     const startedAtMs = Date.now();
-    this.#job?.begin(startedAtMs);
+    const stdout = cancellablePipe(child.stdout);
+    const stderr = cancellablePipe(child.stderr);
     let resolveDone!: () => void;
     const run: Run = {
       child,
       pid: child.pid,
+      scope,
+      reaped,
       startedAtMs,
       exited: false,
       stopRequested: false,
@@ -528,23 +678,36 @@ export class Service {
       stopDeadlineMs: 0,
       done: new Promise((resolve) => (resolveDone = resolve)),
       pipes: Promise.all([
-        pipeToLog(child.stdout, this.#tap("stdout", this.#stdout)),
-        pipeToLog(child.stderr, this.#tap("stderr", this.#stderr)),
+        pipeToLog(stdout.stream, this.#tap("stdout", this.#sinks.stdout)),
+        pipeToLog(stderr.stream, this.#tap("stderr", this.#sinks.stderr)),
       ]),
+      closePipes: () => {
+        stdout.cancel();
+        stderr.cancel();
+      },
+      abandoned: false,
+      forgotten: false,
     };
     this.#run = run;
-    const procStat = readProcStat(run.pid);
-    if (procStat) {
-      const err = this.#deps.pids.save({
-        name: spec.name,
-        pid: run.pid,
-        start_time: procStat.startTime,
-        cmd: spec.cmd,
-      });
-      if (err) this.#deps.log(`service "${spec.name}": cannot remember pid: ${err.message}`);
-    }
-    this.#reason = null;
     child.status.then((status) => this.#onExit(run, status)).finally(resolveDone);
+    const failed = this.#save(run);
+    if (failed) {
+      // A copy that a later orchestrator could not find must not run.
+      const message =
+        `Cannot start service "${spec.name}": cannot record its pid in "${this.#deps.pids.dir}": ${
+          errorText(failed)
+        }`;
+      run.abandoned = true;
+      scope.kill();
+      this.#run = undefined;
+      this.holdUntil(run.done, `its previous processes (pid ${run.pid}) are still being ended`);
+      this.#transition("failed", message);
+      if (kind === "request") throw new SpawnError(message, { cause: failed });
+      return;
+    }
+    this.#job?.begin(startedAtMs);
+    this.#deps.history?.started(this.name, run.pid, startedAtMs);
+    this.#reason = null;
     this.#health.begin();
     if (this.#health.hasReadiness) {
       this.#reason = "waiting for the readiness check";
@@ -558,33 +721,74 @@ export class Service {
     }
   }
 
+  /** Save the run's record; a failure is returned (and logged after the first save). */
+  #save(run: Run): Error | undefined {
+    const first = run.record === undefined;
+    const scope = run.scope;
+    run.record = {
+      name: this.name,
+      pid: run.pid,
+      start_time: scope.startTime,
+      ...(scope.startTime === 0 && scope.spawnedBy > 0 ? { spawned_by: scope.spawnedBy } : {}),
+      cmd: this.#spec.cmd,
+      ...(scope.cgroup ? { cgroup: scope.cgroup.path } : {}),
+      ...(scope.pipes.length > 0 ? { pipes: [...scope.pipes] } : {}),
+      ...(scope.escapees.length > 0 ? { escapees: [...scope.escapees] } : {}),
+    };
+    const failed = this.#deps.pids.save(run.record);
+    if (failed && !first) {
+      this.#deps.log(`service "${this.name}": cannot record its processes: ${errorText(failed)}`);
+    }
+    return failed;
+  }
+
   async #onExit(run: Run, status: Deno.CommandStatus): Promise<void> {
     run.exited = true;
+    run.reaped();
+    const scope = run.scope;
+    scope.exited();
     const endedAtMs = Date.now();
     const exit: ExitStatus = {
       code: status.signal ? null : status.code,
       signal: status.signal ?? null,
     };
-    this.#lastExit = { ...exit, at: iso(endedAtMs) };
+    if (!run.abandoned) this.#lastExit = { ...exit, at: iso(endedAtMs) };
     if (this.#run === run) {
       this.#clearTimer();
       this.#health.end();
     }
-    // Leftovers of the group: given until the stop deadline on a requested
-    // stop, killed at once after an unexpected exit.
+    // What is left of the run: given until the stop deadline on a requested
+    // stop (newcomers get the stop signal too), killed at once after an unexpected exit.
     if (run.stopRequested && !run.forced) {
-      if (!(await waitGroupGone(run.pid, run.stopDeadlineMs))) this.#signal(run, "SIGKILL");
-    } else if (groupAlive(run.pid)) {
-      this.#deps.log(`service "${this.name}": killing what is left of process group ${run.pid}`);
-      this.#signal(run, "SIGKILL");
+      if (!(await scope.waitGone(run.stopDeadlineMs, this.#spec.stop_signal))) scope.kill();
+    } else if (scope.alive()) {
+      this.#deps.log(
+        `service "${this.name}": killing what is left of its processes (pid ${run.pid})`,
+      );
+      scope.kill();
     }
-    await waitGroupGone(run.pid, Date.now() + KILL_WAIT_MS);
-    const drained = new AbortController();
-    await Promise.race([run.pipes, delay(PIPE_DRAIN_MS, drained.signal)]);
-    drained.abort();
+    const gone = await scope.waitGone(Date.now() + KILL_WAIT_MS, "SIGKILL");
+    await this.#closePipes(run);
+    // The next run's lines begin on lines of their own.
+    await Promise.all([this.#sinks.stdout.endLine?.(), this.#sinks.stderr.endLine?.()]);
+    const finish = () => {
+      run.forgotten = true;
+      scope.end();
+      if (this.#run === undefined || this.#run === run) this.#deps.pids.remove(this.name);
+    };
+    if (gone) finish();
+    else {
+      this.#deps.log(
+        `service "${this.name}": processes of pid ${run.pid} survive SIGKILL; no new start until they are gone`,
+      );
+      this.holdUntil(
+        scope.waitGone(Infinity, "SIGKILL").then(finish),
+        `its previous processes (pid ${run.pid}) are still being ended`,
+      );
+    }
+    if (run.abandoned) return;
     this.#job?.end(exit, endedAtMs);
     await this.#sideHook("post_stop");
-    this.#deps.pids.remove(this.name);
     if (this.#run === run) this.#run = undefined;
 
     if (run.stopRequested) {
@@ -620,8 +824,15 @@ export class Service {
         this.#transition(to, decision.reason, exit);
         const retry = () => {
           this.#timer = undefined;
-          if (this.#state === to && !this.#closed) {
-            this.#spawn(to === "backoff" ? "retry" : "trial");
+          if (this.#state !== to || this.#closed) return;
+          // Processes of the last run still being ended: start once they are gone.
+          if (this.#ending) this.#ending.done.then(retry);
+          else {
+            spawnInTurn(() => {
+              if (this.#state === to && !this.#closed) {
+                this.#spawn(to === "backoff" ? "retry" : "trial");
+              }
+            });
           }
         };
         // A zero delay retries in a microtask: Deno's setTimeout(0) takes milliseconds.
@@ -639,9 +850,33 @@ export class Service {
   }
 
   /** Feed the output to the health checks and the job's run record on its way to `file`. */
-  #tap(stream: "stdout" | "stderr", file: LogFile): LogSink {
+  #tap(stream: "stdout" | "stderr", file: LogSink): LogSink {
     const sink = this.#health.tap(stream, file);
     return this.#job ? this.#job.tap(sink) : sink;
+  }
+
+  /**
+   * Wait for the output pipes to reach their end; if they do not soon, end
+   * the processes that still hold them (without a cgroup or a subreaper to
+   * find them, a `/proc` scan), then close the pipes anyway, so that no
+   * descriptor outlives the run.
+   */
+  async #closePipes(run: Run): Promise<void> {
+    if (await settlesWithin(run.pipes, PIPE_EOF_MS)) return;
+    const killed = await run.scope.endPipeHolders();
+    if (killed > 0) {
+      this.#deps.log(
+        `service "${this.name}": killed ${killed} process(es) of pid ${run.pid} found by their session or output pipes`,
+      );
+    }
+    if (!(await settlesWithin(run.pipes, PIPE_DRAIN_MS))) run.closePipes();
+    await run.pipes;
+  }
+
+  #assertNotEnding(action: string): void {
+    if (this.#ending) {
+      throw new ConflictError(`Cannot ${action} service "${this.name}": ${this.#ending.reason}`);
+    }
   }
 
   #assertNotLive(action: string): void {
@@ -650,11 +885,6 @@ export class Service {
         `Cannot ${action} service "${this.name}": it is already ${this.#state}`,
       );
     }
-  }
-
-  #signal(run: Run, signal: Deno.Signal): void {
-    if (run.exited) signalGroup(run.pid, signal); // leftovers of the group; the pid may be reused
-    else signalChild(run.pid, signal);
   }
 
   #clearTimer(): void {
@@ -684,6 +914,8 @@ export class Service {
       `service "${this.name}": ${from} -> ${to}${reason ? ` (${reason})` : ""}`,
     );
     this.#deps.events.emit(event);
+    // Only a requested stop makes the health unknown; an exit leaves the last verdict shown.
+    if (to === "stopped") this.#health.clear();
     if (to === "running") void this.#sideHook("post_start");
     if (
       (to === "exited" || to === "failed") && !this.#closed &&
@@ -694,6 +926,17 @@ export class Service {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** Whether `promise` settles within `ms` milliseconds. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    delay(ms, timer.signal).then(() => false),
+  ]);
+  timer.abort();
+  return settled;
 }
 
 /** A clear message for a failed spawn. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { ConflictError, NotFoundError } from "../errors.ts";
-import { EventBus, type SupervisorEvent } from "../events.ts";
+import type { SupervisorEvent } from "../types.ts";
+import { EventBus } from "../events.ts";
 import { followLogFiles } from "../logs/follow.ts";
 import { logPath } from "../logs/paths.ts";
 import { loadRegistry, type Registry } from "../registry/load.ts";
@@ -15,12 +16,14 @@ import {
   type HealthInfo,
   type HealthOptions,
   type LogLines,
+  type LogOptions,
   type LogStream,
   type LogTail,
   type OrchestratorInfo,
   type RegistryDiff,
   SERVICE_STATES,
   type ServiceControl,
+  type ServiceHistory,
   type ServiceState,
   type ServiceStatus,
   type StopOptions,
@@ -28,11 +31,12 @@ import {
 } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { ServiceMemory } from "./memory.ts";
-import { leftoverPids, PidStore } from "./pid_store.ts";
-import { delay } from "./process.ts";
+import { Containment, leftoversOf } from "./containment.ts";
+import { PidStore } from "./pid_store.ts";
 import { changeService, isActive, type ServiceEditor } from "./reconfigure.ts";
 import { describeDiff, diffRegistries } from "./reload.ts";
 import { closeInOrder, DependencyGate } from "./deps.ts";
+import { History, type HistoryAction } from "./history.ts";
 import { MetricsSampler } from "./metrics.ts";
 import { Service } from "./service.ts";
 
@@ -48,6 +52,14 @@ export interface SupervisorOptions {
   random?: () => number;
   /** Called when a service with `on_exit: "shutdown_everything"` ended for good. */
   onShutdownEverything?: (service: string, reason: string) => void;
+  /** Put each service in a cgroup v2 of its own when the system allows it. @default true */
+  cgroup?: boolean;
+  /**
+   * Without cgroups, make this process a child subreaper, so that orphans of
+   * services are found and reaped (process-wide and for good: for the
+   * orchestrator, not for a library user's process). @default false
+   */
+  subreaper?: boolean;
 }
 
 /** Supervises every service of a registry. */
@@ -65,6 +77,11 @@ export class Supervisor implements ServiceControl {
   #registry: Registry;
   #changes: Promise<unknown> = Promise.resolve();
   #memory: ServiceMemory;
+  #containment: Containment | undefined;
+  #history = new History();
+
+  /** Log lines carry their arrival times: `logs` gives `merged` and honours `sinceMs`. */
+  readonly logTimes = true;
 
   /** Create the services of `registry`, all stopped. Nothing is spawned yet. */
   constructor(registry: Registry, options: SupervisorOptions) {
@@ -76,7 +93,9 @@ export class Supervisor implements ServiceControl {
     this.#metrics = new MetricsSampler({
       intervalMs: (registry.metricsInterval ?? 2) * 1000,
       targets: () => this.#services.values(),
+      onSample: (name, metrics, atMs) => this.#history.sample(name, metrics, atMs),
     });
+    this.#events.subscribe((event) => this.#history.observe(event));
     this.#gate = new DependencyGate({
       services: () => this.#services,
       events: this.#events,
@@ -90,16 +109,34 @@ export class Supervisor implements ServiceControl {
     );
   }
 
+  /** How services are held: opened at boot (or at the first start, if that comes first). */
+  #contain(): Containment {
+    if (!this.#containment) {
+      this.#containment = Containment.open({
+        cgroup: this.#options.cgroup,
+        subreaper: this.#options.subreaper,
+        log: this.#log,
+      });
+      this.#log(this.#containment.description);
+    }
+    return this.#containment;
+  }
+
   /** A new, stopped service for `spec`. */
   #create(spec: ServiceSpec): Service {
+    const contain = () => this.#contain();
     return new Service(spec, {
       logDir: this.#options.logDir,
       events: this.#events,
       pids: this.#pids,
+      get containment() {
+        return contain();
+      },
       log: this.#log,
       random: this.#options.random,
       healthChecks: this.#registry.healthChecks,
       onShutdownEverything: this.#options.onShutdownEverything,
+      history: this.#history,
     });
   }
 
@@ -109,12 +146,14 @@ export class Supervisor implements ServiceControl {
   }
 
   /**
-   * Create the directories, end process groups left behind by an orchestrator
-   * that was killed, then start every `autostart` service, each as soon as its
-   * `depends_on` conditions hold (services without dependencies at once).
+   * Create the directories, choose how services are held (cgroups or not),
+   * end what an orchestrator that was killed left behind, then start every
+   * `autostart` service, each as soon as its `depends_on` conditions hold
+   * (services without dependencies at once).
    */
   async boot(): Promise<void> {
     await Deno.mkdir(this.#pids.dir, { recursive: true });
+    this.#contain();
     await this.reapLeftovers();
     this.#recall();
     this.#events.subscribe(() => this.#memory.schedule());
@@ -147,37 +186,41 @@ export class Supervisor implements ServiceControl {
   }
 
   /**
-   * End the process groups remembered in the state directory: the stop
-   * signal, then SIGKILL after the service's `stop_timeout` (10 s for a
-   * service no longer in the registry). Returns how many processes were found.
+   * End what the runs remembered in the state directory left (see
+   * `leftoversOf`): the stop signal, then SIGKILL after the service's
+   * `stop_timeout` (10 s for a service no longer in the registry).
+   * Meanwhile, each of those services refuses to start (ConflictError), with
+   * the reason in its status. Returns how many processes were found.
    */
   async reapLeftovers(): Promise<number> {
-    let found = 0;
-    const waits: Promise<void>[] = [];
-    for (const record of this.#pids.records()) {
-      const pids = leftoverPids(record);
-      if (pids.length > 0) {
-        found += pids.length;
-        const spec = this.#services.get(record.name)?.spec;
-        const signal = spec?.stop_signal ?? "SIGTERM";
-        const timeoutMs = (spec?.stop_timeout ?? 10) * 1000;
-        this.#log(
-          `service "${record.name}": ending ${pids.length} process(es) left by a previous run (group ${record.pid})`,
-        );
-        for (const pid of pids) trySignal(pid, signal);
-        waits.push(
-          (async () => {
-            const deadline = Date.now() + timeoutMs;
-            while (Date.now() < deadline && leftoverPids(record).length > 0) await delay(20);
-            for (const pid of leftoverPids(record)) trySignal(pid, "SIGKILL");
-            const killDeadline = Date.now() + 2000;
-            while (Date.now() < killDeadline && leftoverPids(record).length > 0) await delay(20);
-          })(),
-        );
-      }
-      this.#pids.remove(record.name);
+    const records = this.#pids.records();
+    // Held before the first await: a start must not slip in while they are looked for.
+    const checked = records.map(() => Promise.withResolvers<void>());
+    for (const [i, record] of records.entries()) {
+      this.#services.get(record.name)?.holdUntil(
+        checked[i]!.promise,
+        `its previous copy (pid ${record.pid}, left by an earlier run) is still being ended`,
+      );
     }
-    await Promise.all(waits);
+    const leftovers = await leftoversOf(records);
+    let found = 0;
+    await Promise.all(records.map(async (record, i) => {
+      const left = leftovers[i];
+      try {
+        if (!left) return;
+        found += left.pids.length;
+        const spec = this.#services.get(record.name)?.spec;
+        this.#log(
+          `service "${record.name}": ending ${left.pids.length} process(es) left by a previous run (pid ${record.pid}${
+            record.cgroup ? `, cgroup "${record.cgroup}"` : ""
+          })`,
+        );
+        await left.end(spec?.stop_signal ?? "SIGTERM", (spec?.stop_timeout ?? 10) * 1000);
+      } finally {
+        this.#pids.remove(record.name);
+        checked[i]!.resolve();
+      }
+    }));
     return found;
   }
 
@@ -194,35 +237,44 @@ export class Supervisor implements ServiceControl {
 
   /** @inheritdoc */
   async start(name: string): Promise<ServiceStatus> {
-    const service = this.#get(name);
+    const service = this.#requested(name, "start");
     await service.start();
     return service.status();
   }
 
   /** @inheritdoc */
   async stop(name: string, options: StopOptions = {}): Promise<ServiceStatus> {
-    const service = this.#get(name);
+    const service = this.#requested(name, options.force ? "kill" : "stop");
     await service.stop(options.force ?? false);
     return service.status();
   }
 
   /** @inheritdoc */
   async run(name: string): Promise<{ run_id: number; status: ServiceStatus }> {
-    const service = this.#get(name);
+    const service = this.#requested(name, "run");
     const runId = await service.runJob();
     return { run_id: runId, status: service.status() };
   }
 
   /** @inheritdoc */
   async restart(name: string): Promise<ServiceStatus> {
-    const service = this.#get(name);
+    const service = this.#requested(name, "restart");
     await service.restart();
     return service.status();
   }
 
   /** @inheritdoc */
-  logs(name: string, lines: number, stream: LogStream): Promise<LogTail> {
-    return this.#get(name).logs(lines, stream);
+  logs(name: string, lines: number, stream: LogStream, options?: LogOptions): Promise<LogTail> {
+    return this.#get(name).logs(lines, stream, options);
+  }
+
+  /**
+   * The last 100 events of a service and its CPU and memory over the last
+   * hour, kept in memory since the orchestrator started.
+   */
+  history(name: string): ServiceHistory {
+    this.#get(name);
+    return this.#history.of(name);
   }
 
   /** @inheritdoc */
@@ -258,12 +310,15 @@ export class Supervisor implements ServiceControl {
   /** @inheritdoc */
   followLogs(name: string, options: FollowOptions): AsyncIterable<LogLines> {
     const service = this.#get(name);
+    service.assertLogTimes(options.sinceMs);
     const streams = options.stream === "both" ? ["stdout", "stderr"] as const : [options.stream];
-    const files = streams.map((label) => ({ label, path: logPath(this.#logDir, name, label) }));
-    const follow = followLogFiles(files, { ...options, keep: service.spec.log.keep });
-    return (async function* () {
-      for await (const { label, lines } of follow) yield { stream: label, lines };
-    })();
+    const { keep, timestamps } = service.spec.log;
+    const files = streams.map((stream) => ({
+      stream,
+      path: logPath(this.#logDir, name, stream),
+      times: timestamps,
+    }));
+    return followLogFiles(files, { ...options, keep });
   }
 
   /**
@@ -274,13 +329,18 @@ export class Supervisor implements ServiceControl {
   shutdown(): Promise<void> {
     this.#metrics.stop();
     this.#gate.close();
-    this.#closing ??= closeInOrder(this.#services).then(() => this.#memory.clear());
+    this.#closing ??= closeInOrder(this.#services)
+      .then(() => this.#containment?.close())
+      .then(() => this.#memory.clear());
     return this.#closing;
   }
 
-  /** SIGKILL every live process group at once. */
+  /** SIGKILL every process of every service at once. */
   kill(): void {
-    for (const service of this.#services.values()) service.kill();
+    for (const service of this.#services.values()) {
+      if (service.pid !== null) this.#history.action(service.name, "kill");
+      service.kill();
+    }
   }
 
   /** The registry the services run with: the one loaded, updated by every change since. */
@@ -333,6 +393,7 @@ export class Supervisor implements ServiceControl {
     const old = this.#services;
     this.#registry = next; // before #create: new services see the new health_checks
     this.#services = new Map();
+    for (const name of diff.removed) this.#history.forget(name);
     for (const spec of next.services) {
       const kept = diff.untouched.includes(spec.name) ? old.get(spec.name) : undefined;
       this.#services.set(spec.name, kept ?? this.#create(spec));
@@ -379,12 +440,11 @@ export class Supervisor implements ServiceControl {
     if (!service) throw new NotFoundError(`Unknown service "${name}"`);
     return service;
   }
-}
 
-function trySignal(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // gone already
+  /** The service `name`, with the request of `action` recorded in its history. */
+  #requested(name: string, action: HistoryAction): Service {
+    const service = this.#get(name);
+    this.#history.action(name, action);
+    return service;
   }
 }

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { EventBus, SupervisorEvent } from "../events.ts";
-import type { OrchestratorInfo } from "../types.ts";
+import type { EventBus } from "../events.ts";
+import type { OrchestratorInfo, SupervisorEvent } from "../types.ts";
 import { Notifier, watchdogIntervalMs } from "./notify.ts";
 
 /** What the readiness reports need from the supervisor. */

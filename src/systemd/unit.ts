@@ -82,10 +82,57 @@ TimeoutStopSec=${timeout}s
 # Logs: /var/log/edgevisor; pid files and lock: /var/lib/edgevisor.
 StateDirectory=edgevisor
 LogsDirectory=edgevisor
+# Each service gets a cgroup of its own under the unit's cgroup, which edgevisor may manage.
+Delegate=yes
+
+# Sandbox. The services run inside it too: relax a setting for all of them
+# with "systemctl edit edgevisor" (e.g. ReadWritePaths=/srv/data, ProtectHome=no).
+# Left out: PrivateDevices (services use devices), ProtectClock (it can close
+# every device but /dev/rtc, and it forbids reading the clock's state),
+# ProtectControlGroups (it makes the delegated cgroup read-only), and
+# MemoryDenyWriteExecute (JIT compilers need it, V8's included).
+# Nothing, setuid programs included, gains privileges.
 NoNewPrivileges=yes
+# No capabilities, even for a program that runs as root.
+CapabilityBoundingSet=
+# The OS is read-only; only ReadWritePaths= and the directories of the unit are writable.
 ProtectSystem=strict
+# /home, /root and /run/user are hidden.
 ProtectHome=yes
+# /tmp and /var/tmp of the unit's own, shared by edgevisor and its services.
 PrivateTmp=yes
+# Mounts made inside the unit stay inside it.
+PrivateMounts=yes
+# /proc shows the processes of the unit's user only.
+ProtectProc=invisible
+# /proc/sys and /sys are read-only (devices in /dev and the unit's cgroup stay writable).
+ProtectKernelTunables=yes
+# No loading or unloading of kernel modules.
+ProtectKernelModules=yes
+# No access to the kernel log (dmesg, /dev/kmsg).
+ProtectKernelLogs=yes
+# No change of the hostname; a change made by the system shows after a restart of the unit.
+ProtectHostname=yes
+# No namespaces: no containers nor sandboxes (bubblewrap, Chromium's) inside the unit.
+RestrictNamespaces=yes
+# Sockets: local, IPv4, IPv6, netlink (network interfaces) and CAN buses.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_CAN
+# No realtime scheduling (SCHED_FIFO, SCHED_RR), which can starve the whole system.
+RestrictRealtime=yes
+# No setuid or setgid bits on files.
+RestrictSUIDSGID=yes
+# No change of the execution domain (personality(2)).
+LockPersonality=yes
+# Only the machine's native system calls: no 32-bit programs on a 64-bit system.
+SystemCallArchitectures=native
+# No system calls for mounts, kernel modules, reboot, swap, raw I/O, CPU emulation, obsolete ones.
+SystemCallFilter=~@cpu-emulation @module @mount @obsolete @raw-io @reboot @swap
+# A filtered system call fails with EPERM instead of killing the process.
+SystemCallErrorNumber=EPERM
+# System V IPC objects and POSIX shared memory of the user are removed when the unit stops.
+RemoveIPC=yes
+# New files are not readable by other users.
+UMask=0027
 # Runtime changes (POST/PUT/DELETE /api/services) are written to the registry.
 ReadWritePaths=-${registryDir}
 
