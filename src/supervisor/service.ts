@@ -1,8 +1,9 @@
 /**
  * One supervised service: spawns its process in a session (and, when
- * cgroups are used, a cgroup) of its own, captures its output, and drives the
- * state machine on exits, stops and timers. Every process of a run ends with
- * it: see `containment.ts` for how they are found.
+ * cgroups are used, a cgroup) of its own, captures its output, and carries
+ * out what the lifecycle step (`lifecycle.ts`) decides on requests, exits and
+ * timers. Every process of a run ends with it: see `containment.ts` for how
+ * they are found.
  *
  * @module
  */
@@ -35,18 +36,17 @@ import type { GroupMetrics } from "./metrics.ts";
 import type { RememberedService } from "./memory.ts";
 import type { PidRecord, PidStore } from "./pid_store.ts";
 import {
-  decideAfterExit,
-  describeExit,
-  type ExitStatus,
-  FRESH_HISTORY,
-  isFailure,
-  type RestartConfig,
-  restartConfig,
-  type RestartHistory,
-} from "./policy.ts";
+  type Effect,
+  type Life,
+  type LifeConfig,
+  type LifeEvent,
+  NEW_LIFE,
+  step,
+} from "./lifecycle.ts";
+import { type ExitStatus, restartConfig } from "./policy.ts";
 import { cancellablePipe } from "./pipes.ts";
 import { delay } from "./process.ts";
-import { assertTransition, LIVE_STATES, WAITING_STATES } from "./state_machine.ts";
+import { LIVE_STATES, WAITING_STATES } from "./state_machine.ts";
 
 /** What a service needs from the supervisor. */
 export interface ServiceDeps {
@@ -57,7 +57,7 @@ export interface ServiceDeps {
   /** Where pids are remembered across orchestrator restarts. */
   pids: PidStore;
   /** How the processes of the service are held and ended. */
-  containment: Containment;
+  containment: ServiceContainment;
   /** One line of the orchestrator's own log. */
   log: (line: string) => void;
   /** Source of backoff jitter. @default Math.random */
@@ -68,11 +68,36 @@ export interface ServiceDeps {
   onShutdownEverything?: (service: string, reason: string) => void;
   /** Where the starts of its processes are recorded, and the markers of its logs come from. */
   history?: History;
+  /** How processes are spawned. @default `new Deno.Command(cmd, options).spawn()` */
+  spawn?: Spawn;
 }
+
+/** What a service needs of {@linkcode Containment}. */
+export type ServiceContainment = Pick<Containment, "wrap" | "begin" | "release">;
+
+/** The process of a service, as far as {@linkcode Service} uses it. */
+export interface ServiceProcess {
+  /** Its pid. */
+  readonly pid: number;
+  /** Its standard output. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** Its standard error. */
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** Settles when it ended and was reaped. */
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
+/** Spawn a process; throws as `Deno.Command#spawn` does. */
+export type Spawn = (cmd: string, options: Deno.CommandOptions) => ServiceProcess;
+
+const spawnCommand: Spawn = (cmd, options) => new Deno.Command(cmd, options).spawn();
+
+/** What a launch came to: a spawn error, nothing (spawned), or, after `pre_start`, the promise of one. */
+type Launched = SpawnError | undefined | Promise<SpawnError | undefined>;
 
 /** One process of the service, from spawn to the end of its exit handling. */
 interface Run {
-  child: Deno.ChildProcess;
+  child: ServiceProcess;
   pid: number;
   /** Every process of the run (the main one and what it started). */
   scope: RunScope;
@@ -98,9 +123,6 @@ interface Run {
   /** Its record is removed: nothing may write it again. */
   forgotten: boolean;
 }
-
-/** Why a process is spawned: by the user, at boot, after backoff, after cooldown. */
-type SpawnKind = "autostart" | "request" | "retry" | "trial";
 
 /**
  * Automatic spawns (at boot, after backoff or cooldown) of every service
@@ -145,25 +167,20 @@ const PIPE_DRAIN_MS = 1000;
 /** One supervised service. */
 export class Service {
   #spec: ServiceSpec;
-  #config: RestartConfig;
   #deps: ServiceDeps;
-  #state: ServiceState = "stopped";
+  #spawnProcess: Spawn;
+  /** The lifecycle, changed only by {@linkcode step} (see `#dispatch`). */
+  #life: Life = NEW_LIFE;
+  #lifeConfig: LifeConfig;
   #run: Run | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #history: RestartHistory = FRESH_HISTORY;
-  #restarts = 0;
-  #crashCount = 0;
-  /** Stopped by an operator: `autostart` does not start it again after an unclean restart. */
-  #held = false;
+  /** Bumped when the timer is disarmed: a retry already on its way is then dropped. */
+  #timerEpoch = 0;
   #lastExit: ExitInfo | null = null;
-  #lastRestartMs: number | null = null;
-  #nextStartMs: number | null = null;
-  #reason: string | null = null;
   #stdout: LogFile;
   #stderr: LogFile;
   /** Where the output goes: the log files, or with `log.timestamps` each line with its time first. */
   #sinks: Record<"stdout" | "stderr", LogSink & { endLine?: () => Promise<void> }>;
-  #closed = false;
   #health: ServiceHealth;
   #metrics: GroupMetrics | undefined;
   #cpuSeconds = 0;
@@ -180,10 +197,11 @@ export class Service {
   /** Create a stopped service. */
   constructor(spec: ServiceSpec, deps: ServiceDeps) {
     this.#spec = spec;
-    this.#config = restartConfig(spec);
+    this.#spawnProcess = deps.spawn ?? spawnCommand;
+    let restart = restartConfig(spec);
     if (spec.kind === "job") {
       // A job runs to completion: never restarted by policy.
-      this.#config = { ...this.#config, policy: "never" };
+      restart = { ...restart, policy: "never" };
       this.#job = new JobHistory();
       const next = scheduleOf(spec);
       if (next) this.#scheduler = new JobScheduler(this, next, deps.log);
@@ -200,11 +218,7 @@ export class Service {
       ? { stdout: new TimestampSink(this.#stdout), stderr: new TimestampSink(this.#stderr) }
       : { stdout: this.#stdout, stderr: this.#stderr };
     this.#health = new ServiceHealth(resolveChecks(spec, deps.healthChecks ?? {}), {
-      ready: (message) => {
-        if (this.#run && this.#state === "starting") {
-          this.#transition("running", `readiness check passed (${message})`);
-        }
-      },
+      ready: (message) => void this.#dispatch({ type: "ready", message }),
       unhealthy: (reason) => this.recycle(reason),
       changed: (role, from, to, message) => {
         deps.log(`service "${spec.name}": ${role} ${from} -> ${to} (${message})`);
@@ -219,6 +233,15 @@ export class Service {
         });
       },
     });
+    this.#lifeConfig = {
+      name: spec.name,
+      restart,
+      preStart: spec.pre_start !== undefined,
+      readiness: this.#health.hasReadiness,
+      graceMs: spec.start_grace * 1000,
+      stopSignal: spec.stop_signal,
+      shutdownEverything: spec.on_exit === "shutdown_everything",
+    };
   }
 
   /** The service name. */
@@ -233,7 +256,7 @@ export class Service {
 
   /** Current lifecycle state. */
   get state(): ServiceState {
-    return this.#state;
+    return this.#life.state;
   }
 
   /** Pid of the current process, if any. */
@@ -245,21 +268,22 @@ export class Service {
   status(nowMs: number = Date.now()): ServiceStatus {
     const run = this.#run;
     const spec = this.#spec;
+    const life = this.#life;
     return {
       name: spec.name,
       display_name: spec.display_name ?? spec.name,
       description: spec.description ?? null,
       type: spec.type ?? null,
-      status: this.#state,
+      status: life.state,
       pid: run?.pid ?? null,
       started_at: run ? iso(run.startedAtMs) : null,
       uptime: run ? Math.max(0, nowMs - run.startedAtMs) / 1000 : 0,
-      restarts: this.#restarts,
-      crash_count: this.#crashCount,
+      restarts: life.restarts,
+      crash_count: life.crashCount,
       last_exit: this.#lastExit,
-      last_restart: this.#lastRestartMs === null ? null : iso(this.#lastRestartMs),
-      next_restart_at: this.#nextStartMs === null ? null : iso(this.#nextStartMs),
-      reason: this.#reason ?? this.#ending?.reason ?? null,
+      last_restart: life.lastRestartMs === null ? null : iso(life.lastRestartMs),
+      next_restart_at: life.nextStartMs === null ? null : iso(life.nextStartMs),
+      reason: life.reason ?? this.#ending?.reason ?? null,
       autostart: spec.autostart,
       restart_policy: spec.restart_policy,
       port: spec.port ?? null,
@@ -279,7 +303,7 @@ export class Service {
 
   /** Jobs: whether a run is in progress. */
   get busy(): boolean {
-    return this.#run !== undefined || LIVE_STATES.has(this.#state);
+    return this.#run !== undefined || LIVE_STATES.has(this.#life.state);
   }
 
   /** Jobs: whether the last finished run exited with code 0; undefined for services. */
@@ -310,7 +334,7 @@ export class Service {
 
   /** Jobs: a run started by the schedule (errors are logged, not thrown). */
   runScheduled(): void {
-    if (this.#closed) return;
+    if (this.#life.closed) return;
     this.runJob().catch((err) =>
       this.#deps.log(`job "${this.name}": scheduled run failed: ${(err as Error).message}`)
     );
@@ -318,7 +342,7 @@ export class Service {
 
   /** Start the job's schedule, if it has one. */
   startSchedule(): void {
-    if (!this.#closed) this.#scheduler?.start();
+    if (!this.#life.closed) this.#scheduler?.start();
   }
 
   /** The cgroup of the current run, for the metrics sampler (undefined without cgroups). */
@@ -338,8 +362,7 @@ export class Service {
 
   /** Say why the service waits to be started (only while it has no process; null clears it). */
   setWaiting(reason: string | null): void {
-    if (this.#run || LIVE_STATES.has(this.#state) || WAITING_STATES.has(this.#state)) return;
-    if (reason !== null || this.#reason?.startsWith("waiting for ")) this.#reason = reason;
+    if (!this.#run) this.#dispatch({ type: "waiting", reason });
   }
 
   /** `max_memory_mb` in bytes, if set. */
@@ -377,12 +400,8 @@ export class Service {
    * @throws {SpawnError} when the process cannot be spawned or its pid cannot be
    * recorded (the service is then `failed`).
    */
-  start(): Promise<void> {
-    this.#assertNotLive("start");
-    this.#assertNotEnding("start");
-    this.#held = false;
-    this.#history = FRESH_HISTORY;
-    return Promise.resolve(this.#spawn("request"));
+  async start(): Promise<void> {
+    await this.#requestStart("start");
   }
 
   /**
@@ -397,13 +416,14 @@ export class Service {
     const ending = this.#ending;
     if (ending) {
       ending.done.then(() => {
-        if (this.#stops === stops && !this.#closed) this.autostart();
+        if (this.#stops === stops && !this.#life.closed) this.autostart();
       });
       return;
     }
     spawnInTurn(() => {
-      if (this.#stops === stops && !this.#closed && !LIVE_STATES.has(this.#state)) {
-        void this.#spawn("autostart");
+      // A live service refuses it; a failed spawn leaves it `failed`, logged.
+      if (this.#stops === stops) {
+        this.#dispatch({ type: "start", kind: "autostart", atMs: Date.now() });
       }
     });
   }
@@ -429,36 +449,11 @@ export class Service {
    */
   async stop(force = false): Promise<void> {
     this.#stops++;
-    if (!this.#closed) this.#held = true;
-    if (WAITING_STATES.has(this.#state)) {
-      this.#clearTimer();
-      this.#transition("stopped", "stopped by request");
-      return;
-    }
-    if (this.#hookAbort && !this.#run && this.#state === "starting") {
-      this.#hookAbort.abort();
-      this.#hookAbort = undefined;
-      this.#transition("stopping", "stop requested");
-      this.#transition("stopped", "stopped by request (during the pre_start hook)");
-      return;
-    }
+    const { refused } = this.#dispatch({ type: "stop", force });
+    if (refused) throw new ConflictError(`Cannot stop service "${this.name}": ${refused}`);
     const run = this.#run;
-    if (!run || !LIVE_STATES.has(this.#state)) {
-      throw new ConflictError(
-        `Cannot stop service "${this.name}": it is not running (${this.#state})`,
-      );
-    }
-    if (!run.stopRequested) {
-      run.stopRequested = true;
-      run.forced = force;
-      run.stopDeadlineMs = Date.now() + this.#spec.stop_timeout * 1000;
-      this.#clearTimer();
-      this.#transition("stopping", force ? "stop requested (force)" : "stop requested");
-      run.scope.signal(force ? "SIGKILL" : this.#spec.stop_signal);
-    } else if (force && !run.forced) {
-      run.forced = true;
-      run.scope.kill();
-    }
+    // Waiting, or stopped during its pre_start hook: nothing runs.
+    if (!run) return;
     if (!run.exited && !run.forced) {
       const abort = new AbortController();
       const timeout = delay(run.stopDeadlineMs - Date.now(), abort.signal).then(() => {
@@ -482,44 +477,60 @@ export class Service {
    * @throws {ConflictError} when another restart got there first.
    */
   async restart(): Promise<void> {
-    if (this.#state === "starting" || this.#state === "running") await this.stop();
-    else if (this.#state === "stopping" && this.#run) await this.#run.done;
-    this.#assertNotLive("restart");
-    this.#assertNotEnding("restart");
-    this.#held = false;
-    this.#history = FRESH_HISTORY;
-    this.#restarts++;
-    this.#lastRestartMs = Date.now();
-    await this.#spawn("request");
+    const state = this.#life.state;
+    if (state === "starting" || state === "running") await this.stop();
+    else if (state === "stopping" && this.#run) await this.#run.done;
+    await this.#requestStart("restart");
+  }
+
+  /**
+   * An operator's start (or the start of a restart), once processes of an
+   * earlier run are gone; resolves once the process is spawned.
+   */
+  async #requestStart(action: "start" | "restart"): Promise<void> {
+    this.#assertNotEnding(action);
+    const { refused, launched } = this.#dispatch({
+      type: "start",
+      kind: "request",
+      restart: action === "restart",
+      atMs: Date.now(),
+    });
+    if (refused) throw new ConflictError(`Cannot ${action} service "${this.name}": ${refused}`);
+    const failure = await launched;
+    if (failure) throw failure;
   }
 
   /** What survives an unclean end of the orchestrator. */
   remembered(): RememberedService {
+    const life = this.#life;
     return {
-      restarts: this.#restarts,
-      crash_count: this.#crashCount,
+      restarts: life.restarts,
+      crash_count: life.crashCount,
       last_exit: this.#lastExit,
-      held: this.#held,
+      held: life.held,
     };
   }
 
   /** Take back what an unclean end left (before the service is started). */
   recall(memory: RememberedService): void {
-    this.#restarts = memory.restarts;
-    this.#crashCount = memory.crash_count;
     this.#lastExit = memory.last_exit;
-    this.#held = memory.held;
-    if (memory.held) this.#reason = "stopped by request (before the orchestrator restarted)";
+    this.#life = {
+      ...this.#life,
+      restarts: memory.restarts,
+      crashCount: memory.crash_count,
+      held: memory.held,
+      ...(memory.held ? { reason: "stopped by request (before the orchestrator restarted)" } : {}),
+    };
   }
 
   /** Stopped by an operator and to stay so. */
   get held(): boolean {
-    return this.#held;
+    return this.#life.held;
   }
 
   /** SIGKILL every process of the service at once (second signal to the orchestrator). */
   kill(): void {
-    this.#closed = true;
+    this.#dispatch({ type: "close" });
     this.#clearTimer();
     this.#run?.scope.kill();
   }
@@ -529,9 +540,10 @@ export class Service {
    * gracefully, and what its hooks left is killed with its cgroup.
    */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#dispatch({ type: "close" });
     this.#scheduler?.stop();
-    if (LIVE_STATES.has(this.#state) || WAITING_STATES.has(this.#state)) await this.stop();
+    const state = this.#life.state;
+    if (LIVE_STATES.has(state) || WAITING_STATES.has(state)) await this.stop();
     await this.#deps.containment.release(this.name);
     await Promise.all([this.#stdout.close(), this.#stderr.close()]);
   }
@@ -578,26 +590,98 @@ export class Service {
     }
   }
 
-  /** Spawn or record why not. `request`: by the user; `retry`: after backoff; `trial`: after cooldown. */
-  #spawn(kind: SpawnKind): void | Promise<void> {
-    this.#clearTimer();
-    this.#nextStartMs = null;
-    if (kind === "retry" || kind === "trial") {
-      this.#restarts++;
-      this.#lastRestartMs = Date.now();
+  /**
+   * Take `event` through the lifecycle step and carry out its effects in
+   * order. Returns why a request was refused, and what a launch it began
+   * came to.
+   */
+  #dispatch(event: LifeEvent): { refused?: string; launched?: Launched } {
+    const result = step(this.#life, event, this.#lifeConfig);
+    this.#life = result.life;
+    let launched: Launched;
+    for (const effect of result.effects) {
+      const outcome = this.#effect(effect);
+      if (effect.type === "launch" || effect.type === "run_pre_start") launched = outcome;
     }
-    if (kind === "trial") this.#history = { ...this.#history, trial: true };
-    const spec = this.#spec;
-    this.#transition("starting", kind === "trial" ? "trial start after cooldown" : null);
-    if (spec.pre_start) return this.#preStartThenLaunch(kind);
-    this.#launch(kind);
+    return { refused: result.refused, launched };
   }
 
-  /** Run `pre_start`; launch the process if it succeeds, else the service is `failed`. */
-  async #preStartThenLaunch(kind: SpawnKind): Promise<void> {
+  /** Carry out one effect of a lifecycle step. */
+  #effect(effect: Effect): Launched {
+    const run = this.#run;
+    switch (effect.type) {
+      case "transition":
+        this.#publish(effect);
+        return;
+      case "run_pre_start":
+        return this.#preStart();
+      case "abort_pre_start":
+        this.#hookAbort?.abort();
+        this.#hookAbort = undefined;
+        return;
+      case "launch":
+        return this.#launch();
+      case "arm_timer":
+        this.#arm(effect.purpose, effect.delayMs);
+        return;
+      case "clear_timer":
+        this.#clearTimer();
+        return;
+      case "signal":
+        if (!run || run.stopRequested) return;
+        run.stopRequested = true;
+        run.forced = effect.force;
+        run.stopDeadlineMs = Date.now() + this.#spec.stop_timeout * 1000;
+        run.scope.signal(effect.force ? "SIGKILL" : this.#spec.stop_signal);
+        return;
+      case "kill":
+        if (!run || run.forced) return;
+        run.forced = true;
+        run.scope.kill();
+        return;
+      case "clear_health":
+        this.#health.clear();
+        return;
+      case "post_start":
+        void this.#sideHook("post_start");
+        return;
+      case "shutdown_everything":
+        this.#deps.onShutdownEverything?.(this.name, effect.reason);
+        return;
+    }
+  }
+
+  /** Arm the one timer: the end of `start_grace`, or of backoff or cooldown. */
+  #arm(purpose: "grace" | "retry", delayMs: number): void {
+    this.#clearTimer();
+    const epoch = this.#timerEpoch;
+    if (purpose === "grace") {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#dispatch({ type: "grace_elapsed" });
+      }, delayMs);
+      return;
+    }
+    const retry = () => {
+      this.#timer = undefined;
+      if (this.#timerEpoch !== epoch) return;
+      // Processes of the last run still being ended: start once they are gone.
+      if (this.#ending) this.#ending.done.then(retry);
+      else {
+        spawnInTurn(() => {
+          if (this.#timerEpoch === epoch) this.#dispatch({ type: "retry", atMs: Date.now() });
+        });
+      }
+    };
+    // A zero delay retries in a microtask: Deno's setTimeout(0) takes milliseconds.
+    if (delayMs <= 0) queueMicrotask(retry);
+    else this.#timer = setTimeout(retry, delayMs);
+  }
+
+  /** Run `pre_start`; the lifecycle then launches the process, or the service is `failed`. */
+  async #preStart(): Promise<SpawnError | undefined> {
     const abort = new AbortController();
     this.#hookAbort = abort;
-    this.#reason = "running the pre_start hook";
     const result = await runHook(
       "pre_start",
       this.#spec.pre_start!,
@@ -606,14 +690,14 @@ export class Service {
       this.#inCgroup,
     );
     if (this.#hookAbort === abort) this.#hookAbort = undefined;
-    if (abort.signal.aborted || this.#state !== "starting") return;
-    if (!result.ok) {
-      const message = `pre_start hook failed (${result.summary})`;
-      this.#transition("failed", message);
-      if (kind === "request") throw new SpawnError(message);
-      return;
-    }
-    this.#launch(kind);
+    if (abort.signal.aborted) return undefined;
+    const { launched } = this.#dispatch({
+      type: "pre_start_done",
+      ok: result.ok,
+      summary: result.summary,
+    });
+    if (result.ok) return launched;
+    return this.#life.state === "failed" ? new SpawnError(this.#life.reason!) : undefined;
   }
 
   /** Adapt a launch so that the process runs in the service's cgroup (when cgroups are used). */
@@ -630,10 +714,13 @@ export class Service {
     );
   }
 
-  /** Spawn the process of a service that is `starting`, and record it. */
-  #launch(kind: SpawnKind): void {
+  /**
+   * Spawn the process of a service that is `starting`, and record it; the
+   * lifecycle hears `spawned` or `spawn_failed`, and the error is returned.
+   */
+  #launch(): SpawnError | undefined {
     const spec = this.#spec;
-    let child: Deno.ChildProcess;
+    let child: ServiceProcess;
     let launch: SessionLaunch;
     const command = launchCommand(spec);
     for (const warning of command.warnings) this.#deps.log(`service "${spec.name}": ${warning}`);
@@ -643,7 +730,7 @@ export class Service {
         cwd: spec.working_dir,
         path: spec.env.PATH,
       }));
-      child = new Deno.Command(launch.cmd, {
+      child = this.#spawnProcess(launch.cmd, {
         args: launch.args,
         cwd: spec.working_dir,
         env: spec.env,
@@ -651,12 +738,11 @@ export class Service {
         stdout: "piped",
         stderr: "piped",
         detached: launch.detached,
-      }).spawn();
+      });
     } catch (err) {
       const message = spawnErrorMessage(spec, err);
-      this.#transition("failed", message);
-      if (kind === "request") throw new SpawnError(message, { cause: err });
-      return;
+      this.#dispatch({ type: "spawn_failed", message });
+      return new SpawnError(message, { cause: err });
     }
     const reaped = launch.spawned?.(child.pid) ?? (() => {});
     const scope = this.#deps.containment.begin(spec.name, child.pid, () => {
@@ -701,24 +787,14 @@ export class Service {
       scope.kill();
       this.#run = undefined;
       this.holdUntil(run.done, `its previous processes (pid ${run.pid}) are still being ended`);
-      this.#transition("failed", message);
-      if (kind === "request") throw new SpawnError(message, { cause: failed });
-      return;
+      this.#dispatch({ type: "spawn_failed", message });
+      return new SpawnError(message, { cause: failed });
     }
     this.#job?.begin(startedAtMs);
     this.#deps.history?.started(this.name, run.pid, startedAtMs);
-    this.#reason = null;
     this.#health.begin();
-    if (this.#health.hasReadiness) {
-      this.#reason = "waiting for the readiness check";
-    } else if (spec.start_grace === 0) {
-      this.#transition("running", null);
-    } else {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        if (this.#run === run && this.#state === "starting") this.#transition("running", null);
-      }, spec.start_grace * 1000);
-    }
+    this.#dispatch({ type: "spawned" });
+    return undefined;
   }
 
   /** Save the run's record; a failure is returned (and logged after the first save). */
@@ -754,7 +830,7 @@ export class Service {
     };
     if (!run.abandoned) this.#lastExit = { ...exit, at: iso(endedAtMs) };
     if (this.#run === run) {
-      this.#clearTimer();
+      this.#dispatch({ type: "ended" });
       this.#health.end();
     }
     // What is left of the run: given until the stop deadline on a requested
@@ -791,62 +867,15 @@ export class Service {
     await this.#sideHook("post_stop");
     if (this.#run === run) this.#run = undefined;
 
-    if (run.stopRequested) {
-      this.#transition("stopped", `stopped by request (${describeExit(exit)})`, exit);
-      return;
-    }
-    // Ended by the supervisor: a failure even if the process exited 0 on the signal.
-    const judged: ExitStatus = run.killReason !== undefined && !isFailure(exit)
-      ? { code: null, signal: this.#spec.stop_signal }
-      : exit;
-    if (isFailure(judged)) this.#crashCount++;
-    const { decision, history } = decideAfterExit({
-      config: this.#config,
-      history: this.#history,
-      exit: judged,
+    this.#dispatch({
+      type: "exited",
+      exit,
+      ...(run.killReason !== undefined ? { killReason: run.killReason } : {}),
       startedAtMs: run.startedAtMs,
-      nowMs: endedAtMs,
-      random: this.#deps.random,
+      endedAtMs,
+      atMs: Date.now(),
+      random: (this.#deps.random ?? Math.random)(),
     });
-    this.#history = history;
-    if (run.killReason !== undefined) {
-      decision.reason = `${run.killReason}; ${decision.reason}`;
-    }
-    if (this.#closed) {
-      this.#transition("exited", describeExit(exit), exit);
-      return;
-    }
-    switch (decision.action) {
-      case "restart":
-      case "cooldown": {
-        const to = decision.action === "restart" ? "backoff" : "cooldown";
-        this.#nextStartMs = Date.now() + decision.delayMs;
-        this.#transition(to, decision.reason, exit);
-        const retry = () => {
-          this.#timer = undefined;
-          if (this.#state !== to || this.#closed) return;
-          // Processes of the last run still being ended: start once they are gone.
-          if (this.#ending) this.#ending.done.then(retry);
-          else {
-            spawnInTurn(() => {
-              if (this.#state === to && !this.#closed) {
-                this.#spawn(to === "backoff" ? "retry" : "trial");
-              }
-            });
-          }
-        };
-        // A zero delay retries in a microtask: Deno's setTimeout(0) takes milliseconds.
-        if (decision.delayMs <= 0) queueMicrotask(retry);
-        else this.#timer = setTimeout(retry, decision.delayMs);
-        break;
-      }
-      case "fail":
-        this.#transition("failed", decision.reason, exit);
-        break;
-      case "exit":
-        this.#transition("exited", decision.reason, exit);
-        break;
-    }
   }
 
   /** Feed the output to the health checks and the job's run record on its way to `file`. */
@@ -879,25 +908,16 @@ export class Service {
     }
   }
 
-  #assertNotLive(action: string): void {
-    if (LIVE_STATES.has(this.#state)) {
-      throw new ConflictError(
-        `Cannot ${action} service "${this.name}": it is already ${this.#state}`,
-      );
-    }
-  }
-
   #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#timerEpoch++;
   }
 
-  #transition(to: ServiceState, reason: string | null, exit?: ExitStatus): void {
-    const from = this.#state;
-    assertTransition(this.name, from, to);
-    this.#state = to;
-    this.#reason = reason;
-    if (to !== "backoff" && to !== "cooldown") this.#nextStartMs = null;
+  /** Publish and log a transition the lifecycle took. */
+  #publish(
+    { from, to, reason, exit, nextStartMs }: Extract<Effect, { type: "transition" }>,
+  ): void {
     const nowMs = Date.now();
     const event: SupervisorEvent = {
       type: "state",
@@ -909,18 +929,11 @@ export class Service {
       pid: this.#run?.pid ?? null,
     };
     if (exit) event.exit = { ...exit, at: this.#lastExit?.at ?? iso(nowMs) };
-    if (this.#nextStartMs !== null) event.next_restart_at = iso(this.#nextStartMs);
+    if (nextStartMs !== null) event.next_restart_at = iso(nextStartMs);
     this.#deps.log(
       `service "${this.name}": ${from} -> ${to}${reason ? ` (${reason})` : ""}`,
     );
     this.#deps.events.emit(event);
-    // Only a requested stop makes the health unknown; an exit leaves the last verdict shown.
-    if (to === "stopped") this.#health.clear();
-    if (to === "running") void this.#sideHook("post_start");
-    if (
-      (to === "exited" || to === "failed") && !this.#closed &&
-      this.#spec.on_exit === "shutdown_everything"
-    ) this.#deps.onShutdownEverything?.(this.name, reason ?? to);
   }
 }
 
