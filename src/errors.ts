@@ -180,3 +180,9 @@ export class RegistryError extends EdgevisorError {
     this.problems = problems;
   }
 }
+
+/** The text of an error, without Deno's `(os error N)` and what follows. */
+export function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*\(os error \d+\).*$/s, "");
+}

@@ -26,7 +26,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { RegistryError } from "../errors.ts";
+import { errorText, RegistryError } from "../errors.ts";
 import type { EventBus } from "../events.ts";
 import { parseRegistry, type Registry } from "../registry/load.ts";
 import { delay } from "../supervisor/process.ts";
@@ -163,7 +163,7 @@ export class ConfigFollower {
         );
       } else if (read) state = read;
     } catch (err) {
-      log(`fleet: cannot read ${path} (${message(err)}): starting with the registry file`);
+      log(`fleet: cannot read ${path} (${errorText(err)}): starting with the registry file`);
     }
     const follower = new ConfigFollower(options, state, options.shipped);
     const stored = state.current && follower.#parseStored(state.current);
@@ -275,7 +275,7 @@ export class ConfigFollower {
     try {
       this.#jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 5000 });
     } catch (err) {
-      this.#log(`fleet: cannot use JetStream: ${message(err)}`);
+      this.#log(`fleet: cannot use JetStream: ${errorText(err)}`);
       return;
     }
     for (const which of ["group", "node"] as const) {
@@ -320,9 +320,9 @@ export class ConfigFollower {
           }
         }
       } catch (err) {
-        const why = /no responders|timeout/i.test(message(err))
-          ? `no answer (${message(err)}): no such bucket yet, or no JetStream`
-          : message(err);
+        const why = /no responders|timeout/i.test(errorText(err))
+          ? `no answer (${errorText(err)}): no such bucket yet, or no JetStream`
+          : errorText(err);
         const failure =
           `fleet: cannot read bucket "${this.bucket}": ${why}; waiting for a change of its keys`;
         if (failure !== this.#readFailure) this.#log(failure);
@@ -398,7 +398,7 @@ export class ConfigFollower {
     try {
       diff = await target.applyRegistry({ ...registry, source: this.path });
     } catch (err) {
-      this.#log(`fleet: cannot apply ${label}: ${message(err)}`);
+      this.#log(`fleet: cannot apply ${label}: ${errorText(err)}`);
       return;
     }
     const watching = this.#windowMs > 0 ? [...diff.added, ...diff.changed] : [];
@@ -448,7 +448,7 @@ export class ConfigFollower {
       const registry = (stable && this.#parseStored(stable)) ?? this.#options.shipped;
       await target.applyRegistry(registry);
     } catch (err) {
-      this.#log(`fleet: cannot roll back to ${back}: ${message(err)}`);
+      this.#log(`fleet: cannot roll back to ${back}: ${errorText(err)}`);
     }
     await this.#commit(
       {
@@ -483,7 +483,7 @@ export class ConfigFollower {
     try {
       await writeFleetState(this.path, this.#state);
     } catch (err) {
-      this.#log(`fleet: cannot write ${this.path}: ${message(err)}`);
+      this.#log(`fleet: cannot write ${this.path}: ${errorText(err)}`);
     }
     for (const listener of this.#listeners) listener(this.#state.report);
   }
@@ -521,7 +521,7 @@ export class ConfigFollower {
     } catch (err) {
       this.#log(
         `fleet: revision ${applied.revision} in ${this.path} is not valid here (${
-          message(err).replace(/\n\s*/g, " ")
+          errorText(err).replace(/\n\s*/g, " ")
         }): using the registry file`,
       );
       return undefined;
@@ -531,13 +531,9 @@ export class ConfigFollower {
   /** Run `task` after those before it; its failure is logged. */
   #enqueue(task: () => Promise<void>): Promise<void> {
     const run = this.#queue.then(task).catch((err) => {
-      this.#log(`fleet: ${message(err)}`);
+      this.#log(`fleet: ${errorText(err)}`);
     });
     this.#queue = run;
     return run;
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

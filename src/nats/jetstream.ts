@@ -9,7 +9,9 @@
  *
  * @module
  */
-import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { errorText } from "../errors.ts";
 import { bucketName, streamName, streamSubjects, subjectToken } from "./subjects.ts";
 
 /** Limits and replicas of the stream and the bucket. */
@@ -149,6 +151,84 @@ async function setUp(
   }
   await jsm.streams.update(name, configOf({ ...scope, sources: [...domains] }));
   return "updated";
+}
+
+/** Where a node publishes: the scope of its stream and bucket, and how they come to be. */
+export interface NodeStorageOptions extends StorageOptions {
+  /** Subject prefix. */
+  prefix: string;
+  /** The node's name. */
+  node: string;
+  /** JetStream domain (a device's own leaf node): the stream then holds this node's events only. */
+  domain?: string;
+  /** The operator set the stream and bucket up: make no JetStream API call. */
+  provisioned?: boolean;
+}
+
+/** What {@linkcode prepareNodeStorage} found. */
+export interface NodeStorage {
+  /** Write statuses and heartbeats into the KV bucket (false without JetStream). */
+  kv: boolean;
+  /** What to log about it. */
+  line: string;
+}
+
+/**
+ * Get a node's stream and bucket ready on `nc`: nothing to do when
+ * provisioned; else create what is missing, never changing what exists.
+ * Without JetStream there is no bucket to write; when the node may not ask
+ * or create, both are used as they are.
+ */
+export async function prepareNodeStorage(
+  nc: NatsConnection,
+  options: NodeStorageOptions,
+): Promise<NodeStorage> {
+  const stream = streamName(options.prefix);
+  const bucket = bucketName(options.prefix);
+  if (options.provisioned) {
+    return {
+      kv: true,
+      line: `nats: publishing to stream "${stream}" and KV bucket "${bucket}" as provisioned`,
+    };
+  }
+  let jsm;
+  try {
+    jsm = await jetstreamManager(nc, { timeout: 5000, domain: options.domain });
+  } catch (err) {
+    if (/no responders|not enabled/i.test(errorText(err))) {
+      return {
+        kv: false,
+        line: "nats: the server has no JetStream; publishing without stream and KV bucket",
+      };
+    }
+    // Not allowed to ask, for instance: the stream and bucket may still be there.
+    return {
+      kv: true,
+      line: `nats: cannot check JetStream (${
+        errorText(err)
+      }); publishing to stream "${stream}" and KV bucket "${bucket}" as they are`,
+    };
+  }
+  try {
+    const done = await setUpStorage(jsm, {
+      prefix: options.prefix,
+      ...(options.domain === undefined ? {} : { node: options.node }),
+    }, options);
+    const how = done.stream === done.bucket
+      ? done.stream
+      : `stream ${done.stream}, bucket ${done.bucket}`;
+    return {
+      kv: true,
+      line: `nats: JetStream stream "${stream}" and KV bucket "${bucket}" ready (${how})`,
+    };
+  } catch (err) {
+    return {
+      kv: true,
+      line: `nats: cannot set up stream "${stream}" or KV bucket "${bucket}": ${
+        errorText(err)
+      }; publishing to them as they are`,
+    };
+  }
 }
 
 /** Revisions the configuration bucket keeps of each key (what `fleet rollback` can go back to). */

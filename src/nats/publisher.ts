@@ -6,20 +6,18 @@
  * never changing existing ones), wakes up on fleet discovery, and
  * (optionally) serves remote control.
  *
- * NATS never stands in the supervisor's way: events are queued in a bounded
- * outbox synchronously and published when a connection is up; nothing here
- * is awaited by the supervisor. A published event stays held until a
- * PING/PONG round trip shows the server has it; what a dropped connection
- * took with it goes back to the front of the outbox and is sent again after
- * the reconnect, with the same `Nats-Msg-Id`, so the stream stores it once.
- * Statuses and heartbeats are not queued: a snapshot of every service and a
- * heartbeat follow every (re)connect. A clean close publishes a last
- * heartbeat marked `offline`.
+ * NATS never stands in the supervisor's way: nothing here is awaited by the
+ * supervisor. Events go through `delivery.ts` (a bounded outbox, held until
+ * the server confirms them, sent again after a reconnect); the stream and
+ * bucket are got ready by `prepareNodeStorage` (`jetstream.ts`); control
+ * requests are answered by `control.ts`. Statuses and heartbeats are not
+ * queued: a snapshot of every service and a heartbeat follow every
+ * (re)connect. A clean close publishes a last heartbeat marked `offline`.
  *
  * @module
  */
-import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { errorText } from "../errors.ts";
 import type { EventBus } from "../events.ts";
 import type { ConfigReport } from "../fleet/report.ts";
 import type { ServiceControl, ServiceStatus, SupervisorEvent } from "../types.ts";
@@ -28,8 +26,8 @@ import { VERSION } from "../version.ts";
 import { keepConnected, type NatsConnectOptions } from "./connection.ts";
 import { authenticates, parseServers } from "./servers.ts";
 import { addControlService, type ControlService } from "./control.ts";
-import { setUpStorage, type StorageOptions } from "./jetstream.ts";
-import { Outbox, type OutboxMessage } from "./outbox.ts";
+import { Delivery } from "./delivery.ts";
+import { prepareNodeStorage, type StorageOptions } from "./jetstream.ts";
 import {
   bucketName,
   DEFAULT_PREFIX,
@@ -40,7 +38,6 @@ import {
   type NodeSubjects,
   nodeSubjects,
   SCHEMA_VERSION,
-  streamName,
   subjectToken,
 } from "./subjects.ts";
 
@@ -151,7 +148,7 @@ export function checkNatsOptions(
     if (options.domain !== undefined) subjectToken(options.domain, "JetStream domain");
     parseServers(options.url);
   } catch (err) {
-    return { error: message(err) };
+    return { error: errorText(err) };
   }
   const interval = options.heartbeatIntervalMs;
   if (
@@ -184,19 +181,11 @@ export class NatsPublisher {
   #source: NatsSource;
   #options: NatsPublisherOptions;
   #log: (line: string) => void;
-  #outbox: Outbox;
-  /** Published on the current connection, oldest first, not yet confirmed by a PONG. */
-  #unconfirmed: { n: number; message: OutboxMessage }[] = [];
-  /** Messages published so far (numbers the entries of `#unconfirmed`). */
-  #published = 0;
-  /** The generation whose unconfirmed messages a flush is confirming, if any. */
-  #confirming: number | undefined;
-  /** First part of every `Nats-Msg-Id`: unique to this run. */
-  #runId = crypto.randomUUID().slice(0, 8);
-  #sequence = 0;
-  #droppedTotal = 0;
+  /** The events on their way (see `delivery.ts`). */
+  #delivery: Delivery;
   #nc: NatsConnection | undefined;
   #ready = false;
+  /** Bumped on every connect and disconnect: a set-up that finishes late is dropped. */
   #generation = 0;
   /** Whether statuses and heartbeats are written into the KV bucket (false without JetStream). */
   #kv = false;
@@ -217,7 +206,12 @@ export class NatsPublisher {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     this.node = options.node ?? nodeFromHostname(Deno.hostname());
     this.subjects = nodeSubjects(this.prefix, this.node);
-    this.#outbox = new Outbox(options.outboxSize ?? 10_000);
+    this.#delivery = new Delivery({
+      capacity: options.outboxSize ?? 10_000,
+      node: this.node,
+      noticeSubject: this.subjects.outbox,
+      log: this.#log,
+    });
   }
 
   /** Whether a connection is up and the outbox is being sent. */
@@ -227,7 +221,7 @@ export class NatsPublisher {
 
   /** Messages waiting in the outbox. */
   get queued(): number {
-    return this.#outbox.size;
+    return this.#delivery.queued;
   }
 
   /** Subscribe to the events and start connecting in the background. Returns at once. */
@@ -282,7 +276,7 @@ export class NatsPublisher {
     }, (err) => {
       this.#ready = false;
       this.#generation++;
-      this.#requeueUnconfirmed();
+      this.#delivery.lost();
       this.#nc = undefined;
       this.#service = undefined;
       if (!this.#closing) {
@@ -297,7 +291,7 @@ export class NatsPublisher {
         if (status.type === "disconnect") {
           this.#ready = false;
           this.#generation++;
-          this.#requeueUnconfirmed();
+          this.#delivery.lost();
           if (!this.#closing) {
             this.#log(`nats: disconnected from ${status.server}; queueing messages`);
           }
@@ -312,61 +306,20 @@ export class NatsPublisher {
   /** Set up JetStream (when there), then send the outbox, a heartbeat and a snapshot. */
   async #onConnected(nc: NatsConnection): Promise<void> {
     const generation = ++this.#generation;
-    await this.#setupJetStream(nc);
+    const storage = await prepareNodeStorage(nc, {
+      ...this.#options,
+      prefix: this.prefix,
+      node: this.node,
+    });
+    this.#kv = storage.kv;
+    // A reconnect logs only a change.
+    if (storage.line !== this.#jetStreamLog) this.#log(storage.line);
+    this.#jetStreamLog = storage.line;
     if (generation !== this.#generation || nc !== this.#nc || nc.isClosed()) return;
     this.#ready = true;
     this.#drain();
     this.#publishHeartbeat();
     this.#publishSnapshot();
-  }
-
-  async #setupJetStream(nc: NatsConnection): Promise<void> {
-    const stream = streamName(this.prefix);
-    const bucket = bucketName(this.prefix);
-    const note = (line: string) => {
-      if (line !== this.#jetStreamLog) this.#log(line);
-      this.#jetStreamLog = line;
-    };
-    if (this.#options.provisioned) {
-      this.#kv = true;
-      note(`nats: publishing to stream "${stream}" and KV bucket "${bucket}" as provisioned`);
-      return;
-    }
-    let jsm;
-    try {
-      jsm = await jetstreamManager(nc, { timeout: 5000, domain: this.#options.domain });
-    } catch (err) {
-      if (/no responders|not enabled/i.test(message(err))) {
-        this.#kv = false;
-        note("nats: the server has no JetStream; publishing without stream and KV bucket");
-        return;
-      }
-      // Not allowed to ask, for instance: the stream and bucket may still be there.
-      this.#kv = true;
-      note(
-        `nats: cannot check JetStream (${
-          message(err)
-        }); publishing to stream "${stream}" and KV bucket "${bucket}" as they are`,
-      );
-      return;
-    }
-    this.#kv = true;
-    try {
-      const done = await setUpStorage(jsm, {
-        prefix: this.prefix,
-        ...(this.#options.domain === undefined ? {} : { node: this.node }),
-      }, this.#options);
-      const how = done.stream === done.bucket
-        ? done.stream
-        : `stream ${done.stream}, bucket ${done.bucket}`;
-      note(`nats: JetStream stream "${stream}" and KV bucket "${bucket}" ready (${how})`);
-    } catch (err) {
-      note(
-        `nats: cannot set up stream "${stream}" or KV bucket "${bucket}": ${
-          message(err)
-        }; publishing to them as they are`,
-      );
-    }
   }
 
   /** A discovery request: publish a heartbeat now (and every status when asked), never a reply. */
@@ -396,14 +349,14 @@ export class NatsPublisher {
       });
       this.#log(`nats: control service "edgevisor" on ${this.subjects.control}.*`);
     } catch (err) {
-      this.#log(`nats: cannot start the control service: ${message(err)}`);
+      this.#log(`nats: cannot start the control service: ${errorText(err)}`);
     }
   }
 
   #onEvent(event: SupervisorEvent): void {
     const service = (event as { service?: unknown }).service;
     if (typeof service !== "string") return;
-    this.#enqueue(
+    this.#delivery.enqueue(
       this.subjects.events(service),
       JSON.stringify({ schema: SCHEMA_VERSION, node: this.node, ...event }),
     );
@@ -436,73 +389,10 @@ export class NatsPublisher {
     return `$KV.${bucketName(this.prefix)}.${key}`;
   }
 
-  #enqueue(subject: string, data: string): void {
-    this.#outbox.push({ subject, data, id: `${this.#runId}-${++this.#sequence}` });
-  }
-
-  /** What the lost connection may have taken with it goes first when the next one is up. */
-  #requeueUnconfirmed(): void {
-    this.#outbox.prepend(this.#unconfirmed.map((entry) => entry.message));
-    this.#unconfirmed = [];
-  }
-
-  /** Round trips to the server until every message published on this connection is confirmed. */
-  async #confirm(nc: NatsConnection): Promise<void> {
-    const generation = this.#generation;
-    if (this.#confirming === generation) return;
-    this.#confirming = generation;
-    try {
-      while (this.#unconfirmed.length > 0 && generation === this.#generation) {
-        const sent = this.#published;
-        await nc.flush();
-        if (generation !== this.#generation) break;
-        // The server had everything published before the PING.
-        let confirmed = 0;
-        while (confirmed < this.#unconfirmed.length && this.#unconfirmed[confirmed]!.n <= sent) {
-          confirmed++;
-        }
-        this.#unconfirmed.splice(0, confirmed);
-      }
-    } catch {
-      // disconnected: the messages go back to the outbox
-    } finally {
-      if (this.#confirming === generation) this.#confirming = undefined;
-    }
-  }
-
-  /** Send the outbox in order while connected; first the count of what was dropped. */
+  /** Send the queued events while connected. */
   #drain(): void {
     const nc = this.#nc;
-    if (!this.#ready || !nc) return;
-    try {
-      const dropped = this.#outbox.dropped;
-      if (dropped > 0) {
-        nc.publish(
-          this.subjects.outbox,
-          JSON.stringify({
-            schema: SCHEMA_VERSION,
-            node: this.node,
-            at: new Date().toISOString(),
-            dropped,
-            dropped_total: this.#droppedTotal + dropped,
-          }),
-        );
-        this.#droppedTotal += this.#outbox.takeDropped();
-        this.#log(`nats: ${dropped} message(s) dropped from the outbox while disconnected`);
-      }
-      for (let m = this.#outbox.peek(); m !== undefined; m = this.#outbox.peek()) {
-        const options = m.id === undefined ? undefined : { headers: msgIdHeader(m.id) };
-        nc.publish(m.subject, m.data, options);
-        this.#outbox.shift();
-        this.#unconfirmed.push({ n: ++this.#published, message: m });
-      }
-    } catch {
-      // closed or draining: what is left stays queued
-    }
-    // Bounded like the outbox: on a stalled connection the oldest are taken as delivered.
-    const over = this.#unconfirmed.length - this.#outbox.capacity;
-    if (over > 0) this.#unconfirmed.splice(0, over);
-    if (this.#unconfirmed.length > 0) void this.#confirm(nc);
+    if (this.#ready && nc) this.#delivery.drain(nc);
   }
 
   #heartbeat(offline = false): HeartbeatMessage {
@@ -523,7 +413,7 @@ export class NatsPublisher {
         percent: round(Math.max(0, info.cpu_percent ?? 0), 1),
       },
       rss_bytes: info.memory_rss_bytes ?? Deno.memoryUsage().rss,
-      outbox: { queued: this.#outbox.size, dropped_total: this.#droppedTotal },
+      outbox: { queued: this.#delivery.queued, dropped_total: this.#delivery.droppedTotal },
       ...(this.#source.config ? { config: this.#source.config.report } : {}),
     };
   }
@@ -547,17 +437,7 @@ export class NatsPublisher {
   }
 }
 
-function msgIdHeader(id: string) {
-  const h = headers();
-  h.set("Nats-Msg-Id", id);
-  return h;
-}
-
 function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

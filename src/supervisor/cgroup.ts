@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { errorText } from "../errors.ts";
 
 /** A mount of the cgroup v2 file system. */
 export interface Cgroup2Mount {
@@ -89,12 +90,6 @@ export function ownCgroupDirectory(): { dir: string } | { reason: string } {
     return { reason: `its cgroup "${own}" is outside every cgroup2 mount` };
   }
   return { dir };
-}
-
-/** The text of an error, without Deno's `(os error N)` and what follows. */
-export function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\(os error \d+\).*$/s, "");
 }
 
 /** One cgroup v2 directory. Every method is synchronous and cheap (a small read or write). */

@@ -28,7 +28,6 @@ import type { Escapee, PidRecord } from "./pid_store.ts";
 import {
   Cgroup,
   enterCgroup,
-  errorText,
   instanceOwner,
   openInstance,
   ownCgroupDirectory,
@@ -49,6 +48,7 @@ import {
 } from "./reaper.ts";
 import { delay, groupAlive, signalChild, signalGroup } from "./process.ts";
 import { bootTicks, CLOCK_TICKS, readProcStat } from "./proc_stat.ts";
+import { errorText } from "../errors.ts";
 
 /** How long to wait for processes to vanish after SIGKILL. */
 export const KILL_WAIT_MS = 2000;

@@ -264,6 +264,8 @@ class Stepper {
     const config = this.#config;
     switch (event.type) {
       case "start": {
+        // Closed meanwhile: a start at boot that waited for its turn is dropped.
+        if (life.closed && event.kind === "autostart") return;
         if (LIVE_STATES.has(life.state)) {
           this.refused = `it is already ${life.state}`;
           return;
@@ -319,6 +321,8 @@ class Stepper {
           this.effects.push({ type: "abort_pre_start" });
           this.go("stopping", "stop requested");
           this.go("stopped", "stopped by request (during the pre_start hook)");
+        } else if (life.phase === "spawning") {
+          this.refused = "it is being spawned";
         } else if (life.state === "starting" || life.state === "running") {
           this.effects.push({ type: "clear_timer" });
           this.go("stopping", event.force ? "stop requested (force)" : "stop requested");

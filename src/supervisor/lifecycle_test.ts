@@ -142,8 +142,8 @@ const EXPECTED: Record<string, Record<string, string>> = {
     autostart: "refused",
     restart: "refused",
     spawn_failed: "failed",
-    stop: "stopping",
-    "stop force": "stopping",
+    stop: "refused",
+    "stop force": "refused",
   },
   "starting/live": {
     start: "refused",
@@ -419,4 +419,40 @@ Deno.test("step(): a waiting reason shows only while nothing runs, and only its 
   const failed = { ...LIVES["failed/idle"]!, reason: "exited with code 1" };
   assert.equal(step(failed, { type: "waiting", reason: null }, CONFIG).life.reason, failed.reason);
   assert.equal(step(LIVES["running/live"]!, EVENTS.waiting!, CONFIG).life.reason, null);
+});
+
+Deno.test("step(): once closed, no timer and no start at boot starts it again; an operator's start still does", () => {
+  const closedBackoff = { ...LIVES["backoff/idle"]!, closed: true };
+  assert.deepEqual(step(closedBackoff, EVENTS.retry!, CONFIG), {
+    life: closedBackoff,
+    effects: [],
+  });
+  const closedStopped = { ...NEW_LIFE, closed: true };
+  assert.deepEqual(step(closedStopped, EVENTS.autostart!, CONFIG), {
+    life: closedStopped,
+    effects: [],
+  });
+  assert.equal(step(closedStopped, EVENTS.start!, CONFIG).life.state, "starting");
+  // Not closed: the same events start it.
+  assert.equal(step(LIVES["backoff/idle"]!, EVENTS.retry!, CONFIG).life.state, "starting");
+  assert.equal(step(NEW_LIFE, EVENTS.autostart!, CONFIG).life.state, "starting");
+});
+
+Deno.test("step(): a start at boot leaves the operator's hold and the crash history; a request clears both", () => {
+  const life: Life = {
+    ...LIVES["failed/idle"]!,
+    held: true,
+    history: { consecutive: 3, exitTimes: [1, 2, 3], trial: false },
+  };
+  const auto = step(life, EVENTS.autostart!, CONFIG).life;
+  assert.equal(auto.held, true);
+  assert.deepEqual(auto.history.exitTimes, [1, 2, 3]);
+  const request = step(life, EVENTS.start!, CONFIG).life;
+  assert.equal(request.held, false);
+  assert.deepEqual(request.history, NEW_LIFE.history);
+});
+
+Deno.test("step(): an exit disarms the timer first", () => {
+  const result = step(LIVES["running/ended"]!, EVENTS.exited!, CONFIG);
+  assert.equal(result.effects[0]?.type, "clear_timer");
 });

@@ -29,7 +29,7 @@
  * @module
  */
 import { readProcStat } from "./proc_stat.ts";
-import { errorText } from "./cgroup.ts";
+import { errorText } from "../errors.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ConflictError, NotImplementedError, SpawnError } from "../errors.ts";
+import { ConflictError, errorText, NotImplementedError, SpawnError } from "../errors.ts";
 import type { EventBus } from "../events.ts";
 import { type LogSink, pipeToLog, TimestampSink } from "../logs/capture.ts";
 import { LogFile } from "../logs/log_file.ts";
@@ -25,7 +25,6 @@ import type {
   ServiceStatus,
   SupervisorEvent,
 } from "../types.ts";
-import { errorText } from "./cgroup.ts";
 import { type Containment, KILL_WAIT_MS, type RunScope } from "./containment.ts";
 import { launchCommand, type SessionLaunch, sessionLaunch } from "./guards.ts";
 import { type HookName, runHook } from "./hooks.ts";
@@ -663,8 +662,8 @@ export class Service {
       return;
     }
     const retry = () => {
-      this.#timer = undefined;
       if (this.#timerEpoch !== epoch) return;
+      this.#timer = undefined;
       // Processes of the last run still being ended: start once they are gone.
       if (this.#ending) this.#ending.done.then(retry);
       else {
@@ -691,13 +690,15 @@ export class Service {
     );
     if (this.#hookAbort === abort) this.#hookAbort = undefined;
     if (abort.signal.aborted) return undefined;
+    // What the step does with a failure: the service is `failed` (listeners may change its reason).
+    const fails = !result.ok && this.#life.phase === "pre_start";
     const { launched } = this.#dispatch({
       type: "pre_start_done",
       ok: result.ok,
       summary: result.summary,
     });
     if (result.ok) return launched;
-    return this.#life.state === "failed" ? new SpawnError(this.#life.reason!) : undefined;
+    return fails ? new SpawnError(`pre_start hook failed (${result.summary})`) : undefined;
   }
 
   /** Adapt a launch so that the process runs in the service's cgroup (when cgroups are used). */
