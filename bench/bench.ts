@@ -27,6 +27,7 @@ import { Supervisor } from "../src/supervisor/supervisor.ts";
 import type { SupervisorEvent } from "../src/types.ts";
 import type { ServiceStatus } from "../src/types.ts";
 import { runArgs, startTaskFlags } from "../tests/harness.ts";
+import { median, percentile } from "./stats.ts";
 
 /** Service counts of the start/stop measurement; 1 is the baseline (Deno start-up, module load). */
 const START_SIZES = [1, 50, 200] as const;
@@ -50,22 +51,6 @@ const REPO_DIR = fileURLToPath(new URL("..", import.meta.url));
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 // ---------------------------------------------------------------- statistics
-
-/** Linear-interpolated percentile (`p` in 0..100) of `values`; NaN when empty. */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  const a = sorted[low]!;
-  const b = sorted[high]!;
-  return a + (b - a) * (rank - low);
-}
-
-function median(values: readonly number[]): number {
-  return percentile(values, 50);
-}
 
 function round(value: number, digits = 1): number {
   const f = 10 ** digits;

@@ -26,6 +26,7 @@
  */
 import { splitTime, TIME_PREFIX_LENGTH } from "../src/logs/times.ts";
 import { FAST, startOrchestrator, startTaskFlags, tempDir } from "../tests/harness.ts";
+import { percentile } from "./stats.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -101,11 +102,6 @@ function lastLineNumber(path: string): number | undefined {
     }
   }
   return undefined;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Followers that read everything and reconnect a second after the server ends their stream. */

@@ -23,6 +23,7 @@ import { PAGE_CSS } from "../src/api/page_style.ts";
 import { PAGE_HTML } from "../src/api/page.ts";
 import { HAVE_CHROMIUM, launchChromium, manyServices } from "../tests/browser.ts";
 import { removeDir, startOrchestrator, tempDir, uniqueSeconds, waitFor } from "../tests/harness.ts";
+import { median } from "./stats.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -39,11 +40,6 @@ async function gzipBytes(text: string): Promise<number> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 /** Bytes of the first event (`snapshot`) of the event stream. */
 async function snapshotBytes(url: string): Promise<number> {

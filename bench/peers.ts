@@ -52,6 +52,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { runArgs, startTaskFlags } from "../tests/harness.ts";
+import { percentile } from "./stats.ts";
 
 const USAGE = `usage: deno task bench:peers [--sizes 50,200] [--settle 60] [--idle 30] [--kills 20]
                              [--load 5] [--only edgevisor,runit,...] [--deno-flags "..."]
@@ -109,16 +110,6 @@ function progress(line: string): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const a = sorted[low]!;
-  const b = sorted[Math.ceil(rank)]!;
-  return a + (b - a) * (rank - low);
 }
 
 function round(value: number, digits = 1): number {

@@ -32,6 +32,7 @@ import {
   startTaskFlags,
   waitFor,
 } from "../tests/harness.ts";
+import { median } from "./stats.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
@@ -198,11 +199,6 @@ async function allRunning(url: string, client: Deno.HttpClient): Promise<Status[
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
 
 async function sampleRss(pid: number): Promise<number> {
   const samples: number[] = [];

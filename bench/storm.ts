@@ -14,6 +14,7 @@
  * @module
  */
 import { FAST, startOrchestrator, startTaskFlags, uniqueSeconds } from "../tests/harness.ts";
+import { percentile } from "./stats.ts";
 
 function arg(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -24,10 +25,6 @@ const SECONDS = arg("seconds", 15);
 const CRASHERS = arg("services", 20);
 const EVERY = arg("every", 0.2);
 const QUIET = arg("quiet", 200);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 interface Phase {
   name: string;
