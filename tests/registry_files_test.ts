@@ -11,6 +11,7 @@ import { RegistryError } from "../src/errors.ts";
 import { writeFileAtomic } from "../src/registry/persist.ts";
 import { loadRegistry, MAX_REGISTRY_BYTES } from "../src/registry/load.ts";
 import {
+  api,
   exists,
   FAST,
   freePort,
@@ -28,22 +29,6 @@ import {
 
 // deno-lint-ignore no-explicit-any
 type Body = any;
-
-/** One API request with an optional JSON body; status and parsed body. */
-async function request(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Body }> {
-  const response = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 function sleeper(name: string, seconds: number) {
   return { ...FAST, name, cmd: "sleep", args: [String(seconds)] };
@@ -89,7 +74,7 @@ Deno.test("POST and DELETE /api/services on a symlinked registry update the file
     await Deno.symlink(target, link);
     await using orch = await startOrchestrator({ registry: link, dir });
 
-    const added = await request(orch.url, "POST", "/api/services", sleeper("b", b));
+    const added = await api(orch.url, "POST", "/api/services", { body: sleeper("b", b) });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     assert.ok((await Deno.lstat(link)).isSymlink, "the registry is still a link");
     assert.equal(await Deno.realPath(link), target);
@@ -99,14 +84,14 @@ Deno.test("POST and DELETE /api/services on a symlinked registry update the file
     );
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${target}.bak`)).services.length, 1);
 
-    const removed = await request(orch.url, "DELETE", "/api/services/a");
+    const removed = await api(orch.url, "DELETE", "/api/services/a");
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
     assert.ok((await Deno.lstat(link)).isSymlink, "the registry is still a link");
     assert.deepEqual(
       JSON.parse(await Deno.readTextFile(target)).services.map((s: Body) => s.name),
       ["b"],
     );
-    const reloaded = await request(orch.url, "POST", "/api/services/reload");
+    const reloaded = await api(orch.url, "POST", "/api/services/reload");
     assert.equal(reloaded.status, 200, JSON.stringify(reloaded.body));
     assert.deepEqual(reloaded.body.untouched, ["b"], "the running registry is the file's");
     assert.deepEqual(
@@ -184,12 +169,12 @@ Deno.test("reload and SIGHUP refuse a registry grown past the cap, leaving the s
     const path = await writeRegistry(dir, { services: [sleeper("a", n)] });
     await using orch = await startOrchestrator({ registry: path, dir });
     const running = await waitFor(async () => {
-      const status = await request(orch.url, "GET", "/api/services/status/a");
+      const status = await api(orch.url, "GET", "/api/services/status/a");
       return status.body.status === "running" && status.body.pid as number;
     }, { message: "a running" });
     await sparseFile(path, 100 * 1_048_576);
 
-    const reload = await request(orch.url, "POST", "/api/services/reload");
+    const reload = await api(orch.url, "POST", "/api/services/reload");
     assert.equal(reload.status, 400, JSON.stringify(reload.body));
     assert.equal(reload.body.ok, false);
     assert.equal(reload.body.error, TOO_LARGE(path, 100 * 1_048_576));
@@ -202,7 +187,7 @@ Deno.test("reload and SIGHUP refuse a registry grown past the cap, leaving the s
       orch.stderr(),
       /reload failed, nothing changed: Invalid registry ".*": file too large: 104857600 bytes \(100 MiB\); a registry may hold at most 4194304 bytes \(4 MiB\)/,
     );
-    const status = await request(orch.url, "GET", "/api/services/status/a");
+    const status = await api(orch.url, "GET", "/api/services/status/a");
     assert.equal(status.body.status, "running");
     assert.equal(status.body.pid, running, "the service was not touched");
     assert.deepEqual(await processesMatching(String(n)), [running]);

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  api,
   assertAtLeast,
   FAST,
   processAlive,
@@ -23,33 +24,18 @@ import {
 // deno-lint-ignore no-explicit-any
 type Body = any;
 
-async function request(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Body }> {
-  const response = await fetch(url + path, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
 function sleeper(name: string, seconds: number) {
   return { name, cmd: "sleep", args: [String(seconds)] };
 }
 
 async function pids(url: string): Promise<Record<string, number | null>> {
-  const { body } = await request(url, "GET", "/api/services/list");
+  const { body } = await api(url, "GET", "/api/services/list");
   return Object.fromEntries(body.services.map((s: Body) => [s.name, s.pid]));
 }
 
 async function allRunning(url: string, names: string[]): Promise<Record<string, number>> {
   return await waitFor(async () => {
-    const { body } = await request(url, "GET", "/api/services/list");
+    const { body } = await api(url, "GET", "/api/services/list");
     const services: Body[] = body.services;
     const ok = services.length === names.length &&
       services.every((s, i) => s.name === names[i] && s.status === "running");
@@ -104,7 +90,7 @@ Deno.test("POST /api/services/reload applies the diff; an invalid registry chang
       restart_policy: "sometimes",
     }],
   });
-  const rejected = await request(orch.url, "POST", "/api/services/reload");
+  const rejected = await api(orch.url, "POST", "/api/services/reload");
   assert.equal(rejected.status, 400);
   assert.equal(rejected.body.ok, false);
   assert.deepEqual(
@@ -114,7 +100,7 @@ Deno.test("POST /api/services/reload applies the diff; an invalid registry chang
   assert.deepEqual(await pids(orch.url), old, "nothing changed");
 
   await writeRegistry(orch.dir, after);
-  const answer = await request(orch.url, "POST", "/api/services/reload");
+  const answer = await api(orch.url, "POST", "/api/services/reload");
   assert.equal(answer.status, 200);
   assert.deepEqual(
     { added: answer.body.added, removed: answer.body.removed, changed: answer.body.changed },
@@ -144,11 +130,8 @@ Deno.test("POST, PUT and DELETE /api/services change the registry file and survi
       await using orch = await startOrchestrator({ registry: registryPath, dir });
       const old = await allRunning(orch.url, ["a", "b"]);
 
-      const invalid = await request(orch.url, "POST", "/api/services", {
-        name: "e",
-        cmd: "sleep",
-        restart_policy: "sometimes",
-        stop_timeout: -1,
+      const invalid = await api(orch.url, "POST", "/api/services", {
+        body: { name: "e", cmd: "sleep", restart_policy: "sometimes", stop_timeout: -1 },
       });
       assert.equal(invalid.status, 400);
       assert.deepEqual(invalid.body.problems.map((p: Body) => p.path), [
@@ -157,23 +140,22 @@ Deno.test("POST, PUT and DELETE /api/services change the registry file and survi
       ]);
       assert.equal(await Deno.readTextFile(registryPath), original, "nothing written");
 
-      const added = await request(orch.url, "POST", "/api/services", sleeper("e", e));
+      const added = await api(orch.url, "POST", "/api/services", { body: sleeper("e", e) });
       assert.equal(added.status, 201, JSON.stringify(added.body));
       assert.equal(added.body.name, "e");
-      const taken = await request(orch.url, "POST", "/api/services", sleeper("e", e));
+      const taken = await api(orch.url, "POST", "/api/services", { body: sleeper("e", e) });
       assert.equal(taken.status, 409);
 
-      const replaced = await request(orch.url, "PUT", "/api/services/a", {
-        cmd: "sleep",
-        args: [String(a2)],
+      const replaced = await api(orch.url, "PUT", "/api/services/a", {
+        body: { cmd: "sleep", args: [String(a2)] },
       });
       assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
       assert.equal(
-        (await request(orch.url, "PUT", "/api/services/nope", sleeper("nope", 1))).status,
+        (await api(orch.url, "PUT", "/api/services/nope", { body: sleeper("nope", 1) })).status,
         404,
       );
 
-      const deleted = await request(orch.url, "DELETE", "/api/services/b");
+      const deleted = await api(orch.url, "DELETE", "/api/services/b");
       assert.equal(deleted.status, 200);
       assert.equal(await processAlive(old.b!), false, "b is stopped");
 
@@ -208,7 +190,7 @@ Deno.test("reload starts added services in dependency order", async () => {
       { ...sleeper("db", uniqueSeconds()), start_grace: 0.5 },
     ],
   });
-  const answer = await request(orch.url, "POST", "/api/services/reload");
+  const answer = await api(orch.url, "POST", "/api/services/reload");
   assert.deepEqual(answer.body.added, ["app", "db"]);
   await allRunning(orch.url, ["a", "b", "c", "app", "db"]);
   const app = await serviceStatus(orch.url, "app");

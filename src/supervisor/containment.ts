@@ -661,7 +661,7 @@ export async function leftoversOf(
       return stat && stat.state !== "Z" && stat.startTime === start_time;
     }).map(({ pid }) => pid);
     const pids = [...new Set([...found[i]!, ...escaped])];
-    if (pids.length > 0) result[index] = processLeftovers(pids, startedAtOrAfter(record), query);
+    if (pids.length > 0) result[index] = processLeftovers(pids, query);
   }
   return result;
 }
@@ -703,7 +703,8 @@ function cgroupLeftovers(cgroup: Cgroup): Leftovers | undefined {
 }
 
 /** Processes left of an earlier run without a cgroup, found by `query`. */
-function processLeftovers(pids: number[], startTime: number, query: LeftoverQuery): Leftovers {
+function processLeftovers(pids: number[], query: LeftoverQuery): Leftovers {
+  const startTime = query.startedAtOrAfter ?? 0;
   const left = (list: readonly number[]) =>
     list.filter((pid) => {
       const stat = readProcStat(pid);

@@ -86,6 +86,10 @@ const EVENTS: Record<string, LifeEvent> = {
   "close": { type: "close" },
 };
 
+/** Every kind of start, from a state that has no process, and from one that has. */
+const STARTS = { start: "starting", autostart: "starting", restart: "starting" };
+const REFUSED_STARTS = { start: "refused", autostart: "refused", restart: "refused" };
+
 /**
  * The state after each event, from each state/phase: a state, `refused`, or
  * `=` (no transition). Written out in full, so that a change of the
@@ -93,62 +97,46 @@ const EVENTS: Record<string, LifeEvent> = {
  */
 const EXPECTED: Record<string, Record<string, string>> = {
   "stopped/idle": {
-    start: "starting",
-    autostart: "starting",
-    restart: "starting",
+    ...STARTS,
     stop: "refused",
     "stop force": "refused",
   },
   "exited/idle": {
-    start: "starting",
-    autostart: "starting",
-    restart: "starting",
+    ...STARTS,
     stop: "refused",
     "stop force": "refused",
   },
   "failed/idle": {
-    start: "starting",
-    autostart: "starting",
-    restart: "starting",
+    ...STARTS,
     stop: "refused",
     "stop force": "refused",
   },
   "backoff/idle": {
-    start: "starting",
-    autostart: "starting",
-    restart: "starting",
+    ...STARTS,
     retry: "starting",
     stop: "stopped",
     "stop force": "stopped",
   },
   "cooldown/idle": {
-    start: "starting",
-    autostart: "starting",
-    restart: "starting",
+    ...STARTS,
     retry: "starting",
     stop: "stopped",
     "stop force": "stopped",
   },
   "starting/pre_start": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     "pre_start failed": "failed",
     stop: "stopped",
     "stop force": "stopped",
   },
   "starting/spawning": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     spawn_failed: "failed",
     stop: "refused",
     "stop force": "refused",
   },
   "starting/live": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     grace_elapsed: "running",
     ready: "running",
     stop: "stopping",
@@ -156,39 +144,29 @@ const EXPECTED: Record<string, Record<string, string>> = {
     exited: "backoff",
   },
   "starting/ended": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     stop: "stopping",
     "stop force": "stopping",
     exited: "backoff",
   },
   "running/live": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     stop: "stopping",
     "stop force": "stopping",
     exited: "backoff",
   },
   "running/ended": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     stop: "stopping",
     "stop force": "stopping",
     exited: "backoff",
   },
   "stopping/live": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     exited: "stopped",
   },
   "stopping/ended": {
-    start: "refused",
-    autostart: "refused",
-    restart: "refused",
+    ...REFUSED_STARTS,
     exited: "stopped",
   },
 };
