@@ -191,7 +191,13 @@ export class ServiceTable {
       const order = sortServices(statuses).map((s) => s.name);
       if (order.join("\n") !== this.#order.join("\n")) {
         this.#order = order;
+        // Moving a row takes the keyboard focus from it: given back after the moves.
+        const focused = document.activeElement;
         this.#el.tbody.append(...order.map((name) => this.#services.get(name)!.row.tr));
+        if (
+          focused instanceof HTMLElement && focused !== document.activeElement &&
+          this.#el.tbody.contains(focused)
+        ) focused.focus({ preventScroll: true });
       }
     }
     const text = this.#el.filter.value;
