@@ -223,6 +223,12 @@ for (const mode of MODES) {
         };
         await using first = await startOrchestrator({ registry, dir, extraArgs: mode.args });
         await waitFor(async () => (await count(stubborn, a, b)) === 3, { message: "services" });
+        if (mode.name === "--no-cgroup") {
+          // Without a cgroup, the next run knows of an escapee once this one has seen it.
+          await waitFor(() => escapeesRecorded(first.stateDir, "esc"), {
+            message: "the escapee of esc seen",
+          });
+        }
         // As if the watchdog had failed: stopped, then killed after edgevisor.
         const watchdog = await waitFor(async () => {
           const mine = new Set(await childrenOf(first.pid));
