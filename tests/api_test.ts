@@ -176,6 +176,13 @@ Deno.test("API: shapes, conflicts, unknown names, bad parameters and control ove
   });
 
   await t.step("GET /api/services/health/NAME gives the check's state and history", async () => {
+    // The first check runs at the start; running does not wait for it.
+    await waitFor(
+      async () => (await api(url, "GET", "/api/services/health/web")).body.last_checked !== null,
+      {
+        message: "the first check of web",
+      },
+    );
     const { status, body } = await api(url, "GET", "/api/services/health/web");
     assert.equal(status, 200);
     assert.equal(body.healthy, true);

@@ -46,7 +46,7 @@ Deno.test("edgevisor CLI drives a running orchestrator", async (t) => {
   }, { message: "web and counter running" });
   await waitFor(async () =>
     (await cli("logs", "counter", "-n", "1", "--stream", "stderr")).stdout
-      .includes("e1"), { message: "counter output" });
+      .includes("e1"), { timeoutMs: 60_000, message: "counter output" });
 
   await t.step("ls prints a table of every service", async () => {
     const r = await cli("ls");

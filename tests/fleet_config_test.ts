@@ -110,6 +110,7 @@ async function startDevices(
     });
   }
   await waitFor(async () => (await config(server)).devices.length === names.length, {
+    timeoutMs: 60_000,
     message: `${names.length} devices in fleet config`,
   });
   return devices;
@@ -408,7 +409,7 @@ Deno.test("fleet config: an invalid registry is rejected everywhere; a crashing 
         (await config(server)).devices.every((d: Json) =>
           d.config.state === "applied" && d.config.running.revision === r4 && !d.drift
         ),
-      { message: "every device on the restored revision" },
+      { timeoutMs: 60_000, message: "every device on the restored revision" },
     );
     for (const [i, device] of devices.slice(1).entries()) {
       const now = await pids(device);

@@ -42,6 +42,10 @@ Deno.test({
       },
       prefix: ["prlimit", "--nofile=1024:1024", "--"],
     });
+    await waitFor(
+      async () => (await api(orch.url, "GET", "/api/health")).body.services.running === 2,
+      { message: "both services running" },
+    );
     const before = {
       quiet: (await serviceStatus(orch.url, "quiet")).pid as number,
       chatty: (await serviceStatus(orch.url, "chatty")).pid as number,

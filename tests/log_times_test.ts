@@ -28,8 +28,9 @@ function text(entries: MergedLogEntry[]): string[] {
   return entries.map((e) => ("marker" in e ? `[${e.text}]` : `${e.stream}: ${e.line}`));
 }
 
+/** Lines far enough apart that a busy machine does not give two of them the same arrival time. */
 const WRITER =
-  "echo o1; sleep 0.05; echo e1 >&2; sleep 0.05; echo o2; sleep 0.05; echo e2 >&2; sleep 0.05; " +
+  "echo o1; sleep 0.3; echo e1 >&2; sleep 0.3; echo o2; sleep 0.3; echo e2 >&2; sleep 0.3; " +
   "printf 'no newline'; exit 3";
 
 Deno.test("Service log files begin each line with its time, or stay raw with timestamps false", async () => {

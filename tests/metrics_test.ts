@@ -59,8 +59,9 @@ Deno.test("metrics: RSS of a whole process group matches ps; CPU of a busy loop"
 
       await waitFor(() => {
         sup.sampleMetrics();
-        return (sup.status("busy").cpu_percent ?? 0) > 50;
-      }, { timeoutMs: 5000, intervalMs: 250, message: "busy above 50% CPU" });
+        // A busy loop shares two cores with the rest of the suite: a fair share, not a whole core.
+        return (sup.status("busy").cpu_percent ?? 0) > 25;
+      }, { timeoutMs: 10_000, intervalMs: 250, message: "busy above 25% CPU" });
       assert.ok(sup.status("busy").cpu_seconds > 0);
       const info = sup.info();
       assert.ok((info.memory_rss_bytes ?? 0) > 10 * MIB, "orchestrator RSS");

@@ -135,7 +135,7 @@ Deno.test("nats fleet: a clean stop is `stopped`, not `expired`, and old nodes a
     ]);
     const body = JSON.parse(run.stdout);
     return body.forgotten === 1 && body;
-  }, { message: "s1 forgotten" });
+  }, { timeoutMs: 60_000, message: "s1 forgotten" });
   assert.deepEqual(forgotten.nodes, []);
 });
 

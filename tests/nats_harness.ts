@@ -191,3 +191,75 @@ export function replaceOnce(text: string, from: string, to: string): string {
   if (parts.length !== 2) throw new Error(`Expected ${JSON.stringify(from)} once in:\n${text}`);
   return parts.join(to);
 }
+
+/** A loopback port in front of a server's port: see {@linkcode tcpGate}. */
+export interface TcpGate {
+  /** `nats://127.0.0.1:PORT` of the gate. */
+  url: string;
+  /** Forward new connections to the server (the default). */
+  open(): void;
+  /** End the connections through the gate, and every new one at once. */
+  close(): void;
+  /** Stop listening and end every connection. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A loopback port that forwards connections to `port` while open, and ends
+ * them at once while closed: a test decides when a client behind it can
+ * connect again after an outage (for instance, once the test's own
+ * subscriptions are back on the server).
+ */
+export function tcpGate(port: number): TcpGate {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  let isOpen = true;
+  const end = (...pair: Deno.Conn[]) => {
+    for (const conn of pair) {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (!isOpen) {
+        end(conn);
+        continue;
+      }
+      let upstream: Deno.Conn;
+      try {
+        upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+      } catch {
+        end(conn);
+        continue;
+      }
+      conns.add(conn).add(upstream);
+      void conn.readable.pipeTo(upstream.writable).catch(() => {}).finally(() =>
+        end(conn, upstream)
+      );
+      void upstream.readable.pipeTo(conn.writable).catch(() => {}).finally(() =>
+        end(conn, upstream)
+      );
+    }
+  })();
+  return {
+    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    open() {
+      isOpen = true;
+    },
+    close() {
+      isOpen = false;
+      end(...conns);
+    },
+    async [Symbol.asyncDispose]() {
+      isOpen = false;
+      listener.close();
+      end(...conns);
+      await accepting.catch(() => {});
+    },
+  };
+}

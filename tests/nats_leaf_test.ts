@@ -155,7 +155,7 @@ Deno.test("nats leaf: the hub away for 30 s while a service crashes three times;
       assert.equal(run.code, 0, run.stderr);
       const listing = JSON.parse(run.stdout);
       return listing.nodes[0]?.state === "alive" && listing;
-    }, { message: "rpi7 alive in the hub's view" });
+    }, { timeoutMs: 60_000, message: "rpi7 alive in the hub's view" });
     assert.deepEqual(listing(ls), [["rpi7", "alive"]]);
     const replay = await runMain([
       "fleet",

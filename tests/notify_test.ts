@@ -93,6 +93,10 @@ async function checkProtocol(notifySocket: string, bindPath: string, dir: string
       );
       const status = await orch.stop();
       assert.equal(status.code, 0);
+      // The datagram may be taken from the socket after the exit is seen.
+      await waitFor(() => socket.messages.some((m) => m.STOPPING === "1"), {
+        message: "STOPPING=1",
+      });
       const stopping = socket.messages.findIndex((m) => m.STOPPING === "1");
       assert.ok(
         stopping > socket.messages.findIndex((m) => m.READY === "1"),

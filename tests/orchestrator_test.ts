@@ -332,7 +332,7 @@ Deno.test("edgevisor run stays responsive with bounded memory while a service fl
   assert.ok(before !== undefined, "RSS sampled");
   // Unawaited writes would queue hundreds of MB per second here.
   assertBelow(after - before, 48 * 1024, "RSS growth in KiB over 2 s of flooding");
-  assertBelow(slowest, 1000, "slowest GET /api/health in ms during the flood");
+  assertBelow(slowest, 2000, "slowest GET /api/health in ms during the flood");
   // Files are looked at once the flood is over: a rotation renames and re-creates them.
   const status = await orch.stop();
   assert.equal(status.code, 0);

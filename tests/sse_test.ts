@@ -251,6 +251,10 @@ Deno.test("open streams end when the orchestrator stops, and it exits in time", 
     registry: { services: [{ ...FAST, name: "s", cmd: "sleep", args: [String(uniqueSeconds())] }] },
   });
   try {
+    // The API answers before the services are started.
+    await waitFor(async () => (await serviceStatus(orch.url, "s")).status === "running", {
+      message: "s running",
+    });
     const list = listBodySchema.parse((await api(orch.url, "GET", "/api/services/list")).body);
     assert.equal(list.services[0]!.name, "s");
     const events = new SseClient(`${orch.url}/api/services/events`);
@@ -272,6 +276,9 @@ Deno.test("open streams end when the orchestrator stops, and it exits in time", 
 Deno.test("GET /api/services/status after an event agrees with the event's status", async () => {
   await using orch = await startOrchestrator({
     registry: { services: [{ ...FAST, name: "s", cmd: "sleep", args: [String(uniqueSeconds())] }] },
+  });
+  await waitFor(async () => (await serviceStatus(orch.url, "s")).status === "running", {
+    message: "s running",
   });
   const client = new SseClient(`${orch.url}/api/services/events`);
   try {

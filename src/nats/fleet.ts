@@ -553,7 +553,8 @@ export class FleetClient {
     onMessage: (subject: string, body: unknown) => void,
   ): Promise<void> {
     const { promise, resolve } = Promise.withResolvers<void>();
-    let quiet = setTimeout(resolve, quietMs);
+    // The quiet time counts from when the request reached the server (a busy client is slow to get there).
+    let quiet: ReturnType<typeof setTimeout> | undefined = undefined;
     const deadline = setTimeout(resolve, this.#timeoutMs);
     const seen = new Set<string>();
     const subjects = [`${this.prefix}.*.heartbeat`];
@@ -573,6 +574,8 @@ export class FleetClient {
     try {
       await this.#nc.flush();
       this.#nc.publish(discoverSubject(this.prefix), JSON.stringify({ services: withServices }));
+      await this.#nc.flush();
+      quiet ??= setTimeout(resolve, quietMs);
       await promise;
     } finally {
       clearTimeout(quiet);
