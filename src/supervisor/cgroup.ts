@@ -266,20 +266,7 @@ export function openInstance(shell: string): { instance: Cgroup } | { reason: st
     return { reason: `cannot use the cgroup "${instance.path}": ${errorText(err)}` };
   }
   probe.remove();
-  enableMemoryController(instance);
   return { instance };
-}
-
-/** Turn the memory controller on for the children of `cgroup` when its parent offers it. */
-function enableMemoryController(cgroup: Cgroup): void {
-  try {
-    const offered = Deno.readTextFileSync(`${cgroup.path}/cgroup.controllers`).split(/\s+/);
-    if (offered.includes("memory")) {
-      Deno.writeTextFileSync(`${cgroup.path}/cgroup.subtree_control`, "+memory");
-    }
-  } catch {
-    // memory is then measured from the members' RSS
-  }
 }
 
 /**

@@ -1,12 +1,12 @@
 /**
- * Process metrics. A service in a cgroup of its own is read from its cgroup:
- * members from `cgroup.procs`, CPU time from `cpu.stat` (which counts the
- * members that already ended), memory from `memory.current` when the memory
- * controller is on, else the sum of the members' RSS. Other services: one
- * scan of every `/proc/{pid}/stat` per sample, summed by process group, so
- * that the cost does not grow with the number of services times the number
- * of processes. CPU % is the share of one CPU used between two samples
- * (200% = two CPUs busy).
+ * Process metrics: the sums over the processes of each service of their
+ * `/proc/{pid}/stat` (CPU time, with that of their children that ended and
+ * were waited for; resident memory; threads). A service in a cgroup of its
+ * own has the members of its cgroup (`cgroup.procs`); other services, their
+ * process group, found by one scan of every `/proc/{pid}/stat` per sample,
+ * so that the cost does not grow with the number of services times the
+ * number of processes. CPU % is the share of one CPU used between two
+ * samples (200% = two CPUs busy).
  *
  * @module
  */
@@ -15,7 +15,7 @@ import { ProcScanner, readLastPid } from "./proc_scan.ts";
 
 /** Totals of one process group at one instant. */
 export interface GroupTotals {
-  /** CPU time of the live members, in clock ticks. */
+  /** CPU time of the live members and of the children they waited for, in clock ticks. */
   ticks: number;
   /** Resident pages of the live members. */
   rssPages: number;
@@ -34,7 +34,7 @@ export function sumByGroup(
   for (const row of rows) {
     if (!wanted.has(row.pgrp) || row.state === "Z" || row.state === "X") continue;
     const t = totals.get(row.pgrp) ?? { ticks: 0, rssPages: 0, threads: 0, processes: 0 };
-    t.ticks += row.ticks;
+    t.ticks += row.ticks + row.childTicks;
     t.rssPages += row.rssPages;
     t.threads += row.threads;
     t.processes++;
@@ -44,10 +44,9 @@ export function sumByGroup(
 }
 
 /**
- * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs`,
- * `cpu.stat`, `memory.current` of each cgroup, `/proc/{pid}/stat` of each
- * member) open between samples, up to a cap: a read of an open file costs a
- * third of an open, read and close. A kept `stat` never follows a reused
+ * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs` of
+ * each cgroup, `/proc/{pid}/stat` of each member) open between samples, up
+ * to a cap: a read of an open file costs a third of an open, read and close. A kept `stat` never follows a reused
  * pid: its read fails once the process is gone. As for groups (see
  * `proc_scan.ts`), the members are listed again only when a process was
  * created since (the last pid allocated changed), and every 30th sample.
@@ -60,8 +59,8 @@ export class CgroupReader {
   #kept = new Map<string, Deno.FsFile>();
   /** Files read since the last sweep. */
   #used = new Set<string>();
-  /** `memory.current` files that do not exist (no memory controller). */
-  #missing = new Set<string>();
+  /** Cgroups read since the last sweep. */
+  #usedCgroups = new Set<string>();
   /** Members of each cgroup at its last listing. */
   #members = new Map<string, number[]>();
   #lastPid: () => number | undefined;
@@ -90,12 +89,11 @@ export class CgroupReader {
   }
 
   /**
-   * Totals of the processes of cgroup `path` at one instant: CPU time of
-   * everything that ran in it since it was made (in clock ticks, as for
-   * groups), memory (`memory.current` when there and not 0, else the members' RSS),
-   * threads and members. Undefined when it has no member.
+   * Totals of the members of cgroup `path` at one instant (as
+   * {@linkcode sumByGroup} for a group). Undefined when it has no member.
    */
-  totals(path: string, pageBytes: number): GroupTotals | undefined {
+  totals(path: string): GroupTotals | undefined {
+    this.#usedCgroups.add(path);
     let members = this.#relist ? undefined : this.#members.get(path);
     if (!members) {
       const procs = this.#text(`${path}/cgroup.procs`);
@@ -110,25 +108,13 @@ export class CgroupReader {
       const row = bytes && parseProcStat(bytes);
       if (!row || row.state === "Z" || row.state === "X") continue;
       live.push(pid);
-      totals.ticks += row.ticks;
+      totals.ticks += row.ticks + row.childTicks;
       totals.rssPages += row.rssPages;
       totals.threads += row.threads;
       totals.processes++;
     }
     this.#members.set(path, live);
-    if (totals.processes === 0) return undefined;
-    const usec = /^usage_usec (\d+)$/m.exec(this.#text(`${path}/cpu.stat`) ?? "")?.[1];
-    if (usec) totals.ticks = Number(usec) / 1e6 * CLOCK_TICKS;
-    const memory = `${path}/memory.current`;
-    if (!this.#missing.has(memory)) {
-      const bytes = Number(this.#text(memory) ?? NaN);
-      // 0 while it has members: their memory is still charged where they came from; their RSS then.
-      if (bytes > 0) totals.rssPages = bytes / pageBytes;
-      else if (!Number.isFinite(bytes) && this.#missing.size < this.#maxKept) {
-        this.#missing.add(memory);
-      }
-    }
-    return totals;
+    return totals.processes === 0 ? undefined : totals;
   }
 
   /** After a sample: close the files that were not read. */
@@ -139,16 +125,17 @@ export class CgroupReader {
       this.#kept.delete(path);
     }
     for (const path of this.#members.keys()) {
-      if (!this.#used.has(`${path}/cpu.stat`)) this.#members.delete(path);
+      if (!this.#usedCgroups.has(path)) this.#members.delete(path);
     }
     this.#used.clear();
+    this.#usedCgroups.clear();
   }
 
   /** Close every kept file. */
   close(): void {
     this.#used.clear();
+    this.#usedCgroups.clear();
     this.sweep();
-    this.#missing.clear();
     this.#members.clear();
     this.#listedAtPid = undefined;
   }
@@ -214,8 +201,8 @@ export interface GroupMetrics {
 
 /** State kept between two samples of one group. */
 export interface GroupSample {
-  /** Group id (pid of the service's process), or the directory of its cgroup. */
-  pgid: number | string;
+  /** Pid of the service's process (its group id; in a cgroup, the run's). */
+  pgid: number;
   /** When the sample was taken, ms. */
   atMs: number;
   /** Ticks at that time. */
@@ -226,13 +213,13 @@ export interface GroupSample {
 
 /**
  * Metrics of a group from its previous sample (same pgid) and its totals
- * now. Ticks of members that ended in between are lost, so a drop is
- * counted as no time rather than negative time. A cgroup (`pgid` its
- * directory) counts every process that ran in it, across runs.
+ * now. Ticks of members that ended in between without being waited for by
+ * another member are lost, so a drop is counted as no time rather than
+ * negative time.
  */
 export function nextSample(
   previous: GroupSample | undefined,
-  pgid: number | string,
+  pgid: number,
   totals: GroupTotals,
   atMs: number,
   pageSize: number,
@@ -421,21 +408,19 @@ export class MetricsSampler {
       const group = target.pid === null
         ? undefined
         : target.cgroup
-        ? this.#cgroups.totals(target.cgroup, size)
+        ? this.#cgroups.totals(target.cgroup)
         : totals.get(target.pid);
       const previous = this.#samples.get(target.name);
       if (target.pid === null || group === undefined) {
         if (previous) this.#cpuSeconds.set(target.name, previous.metrics.cpuSeconds);
-        // A cgroup's CPU time goes on across runs: its last sample is the next one's base.
-        if (typeof previous?.pgid !== "string") this.#samples.delete(target.name);
+        this.#samples.delete(target.name);
         this.#over.delete(target.name);
         target.metrics = undefined;
         this.#options.onSample?.(target.name, undefined, nowMs);
         continue;
       }
       const carried = previous?.metrics.cpuSeconds ?? this.#cpuSeconds.get(target.name) ?? 0;
-      const key = target.cgroup ?? target.pid;
-      const next = nextSample(previous, key, group, nowMs, size, carried);
+      const next = nextSample(previous, target.pid, group, nowMs, size, carried);
       this.#samples.set(target.name, next);
       target.metrics = next.metrics;
       this.#options.onSample?.(target.name, next.metrics, nowMs);

@@ -3,14 +3,15 @@ import { launchCommand } from "./guards.ts";
 import { waitFor } from "../../tests/harness.ts";
 import { Cgroup, enterCgroup, openInstance } from "./cgroup.ts";
 import { CgroupReader, memoryOverCount, nextSample, sumByGroup } from "./metrics.ts";
-import type { ProcStat } from "./proc_stat.ts";
+import { type ProcStat, readProcStat } from "./proc_stat.ts";
 
-Deno.test("sumByGroup() sums live members of the wanted groups only", () => {
+Deno.test("sumByGroup() sums live members of the wanted groups only, with the CPU of their children", () => {
   const row = (pid: number, pgrp: number, state = "S"): ProcStat => ({
     pid,
     pgrp,
     state,
-    ticks: 10,
+    ticks: 7,
+    childTicks: 3,
     threads: 2,
     rssPages: 100,
     session: pgrp,
@@ -72,7 +73,7 @@ const cgroupUsable = (() => {
 })();
 
 Deno.test({
-  name: "CgroupReader sums a cgroup's members and counts the CPU of those that ended",
+  name: "CgroupReader sums a cgroup's members, with the CPU of the children they waited for",
   ignore: !cgroupUsable,
   async fn() {
     const opened = openInstance("/bin/sh");
@@ -89,33 +90,36 @@ Deno.test({
       }).spawn();
     };
     try {
-      // A process that burns at least 10 ticks of CPU, says how many, and ends.
-      const burner = spawn(
-        "while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; " +
-          "set -- $(cut -d' ' -f14,15 /proc/$$/stat); [ $(($1 + $2)) -ge 10 ] && break; done; " +
-          "echo $(($1 + $2))",
+      // A child that burns at least 10 ticks of CPU, says how many, and ends; the member waits
+      // for it, then becomes a sleeper (an exec keeps the CPU time of the children waited for).
+      const sleeper = spawn(
+        "sh -c 'while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; " +
+          'set -- $(cut -d" " -f14,15 /proc/$$/stat); [ $(($1 + $2)) -ge 10 ] && break; done; ' +
+          "echo $(($1 + $2))'; exec sleep 30",
         true,
       );
-      const burnt = Number(new TextDecoder().decode((await burner.output()).stdout));
+      const reader_ = sleeper.stdout.getReader();
+      const burnt = Number(new TextDecoder().decode((await reader_.read()).value));
+      reader_.releaseLock();
       assert.ok(burnt >= 10, `burnt ${burnt} ticks`);
-      const sleeper = spawn("exec sleep 30");
       // Once its exec is over, it has resident pages.
       const totals = await waitFor(() => {
-        const totals = reader.totals(cgroup.path, 4096);
+        const totals = reader.totals(cgroup.path);
         return totals && totals.rssPages > 0 && totals;
       }, { message: "the sleeper in the cgroup" });
       assert.equal(totals.processes, 1);
       assert.ok(totals.threads >= 1);
       assert.ok(
         totals.ticks >= burnt,
-        `the CPU of the process that ended counts: ${totals.ticks} ticks, ${burnt} burnt`,
+        `the CPU of the child that ended counts: ${totals.ticks} ticks, ${burnt} burnt`,
       );
       reader.sweep();
-      assert.equal(reader.totals(cgroup.path, 4096)?.processes, 1, "read again through kept files");
+      assert.equal(reader.totals(cgroup.path)?.processes, 1, "read again through kept files");
       sleeper.kill("SIGKILL");
       await sleeper.status;
+      await sleeper.stdout.cancel();
       await cgroup.waitEmpty(Date.now() + 5000);
-      assert.equal(reader.totals(cgroup.path, 4096), undefined, "no member");
+      assert.equal(reader.totals(cgroup.path), undefined, "no member");
     } finally {
       reader.close();
       cgroup.kill();
@@ -126,19 +130,28 @@ Deno.test({
   },
 });
 
-Deno.test("CgroupReader takes the members' RSS while memory.current reads 0, and memory.current after", () => {
+Deno.test("CgroupReader lists the members once, and again when a process was created", () => {
   const dir = Deno.makeTempDirSync();
-  const reader = new CgroupReader();
+  let lastPid = 100;
+  const reader = new CgroupReader(512, () => lastPid);
   try {
     Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n`);
-    Deno.writeTextFileSync(`${dir}/cpu.stat`, "usage_usec 2000000\nuser_usec 1\n");
-    Deno.writeTextFileSync(`${dir}/memory.current`, "0\n");
-    const first = reader.totals(dir, 4096);
-    assert.ok(first && first.rssPages > 100, `the member's own RSS: ${first?.rssPages} pages`);
-    assert.equal(first.ticks, 200, "CPU from cpu.stat");
+    reader.begin();
+    const first = reader.totals(dir);
+    const own = readProcStat(Deno.pid)!;
+    assert.ok(first && first.rssPages > 100, `the member's RSS: ${first?.rssPages} pages`);
+    assert.ok(first.ticks >= own.ticks, "its CPU");
+    assert.equal(first.processes, 1);
     reader.sweep();
-    Deno.writeTextFileSync(`${dir}/memory.current`, "8192\n");
-    assert.equal(reader.totals(dir, 4096)?.rssPages, 2, "memory.current once it is not 0");
+    // A second member, and one that does not exist: with no process created since, the list
+    // is not read again; once one was, both are listed, the missing one skipped.
+    Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n${Deno.ppid}\n${2 ** 22 + 1}\n`);
+    reader.begin();
+    assert.equal(reader.totals(dir)?.processes, 1, "the list kept");
+    reader.sweep();
+    lastPid++;
+    reader.begin();
+    assert.equal(reader.totals(dir)?.processes, 2, "listed again");
   } finally {
     reader.close();
     Deno.removeSync(dir, { recursive: true });

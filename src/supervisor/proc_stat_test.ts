@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseProcStat, readProcStat } from "./proc_stat.ts";
 
 const STAT =
-  "4242 (my (odd) cmd) S 1 4242 4243 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 12345 1000000 256 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+  "4242 (my (odd) cmd) S 1 4242 4243 0 -1 4194560 100 0 0 0 150 50 7 3 20 0 3 0 12345 1000000 256 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
 
 Deno.test("parseProcStat() reads every field it names past a command with spaces and parentheses", () => {
   const expected = {
@@ -12,6 +12,7 @@ Deno.test("parseProcStat() reads every field it names past a command with spaces
     pgrp: 4242,
     session: 4243,
     ticks: 200,
+    childTicks: 10,
     threads: 3,
     startTime: 12345,
     rssPages: 256,
