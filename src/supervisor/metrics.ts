@@ -25,6 +25,19 @@ export interface GroupTotals {
   processes: number;
 }
 
+/** Add a live process to `totals`. */
+function add(totals: GroupTotals, row: ProcStat): void {
+  totals.ticks += row.ticks + row.childTicks;
+  totals.rssPages += row.rssPages;
+  totals.threads += row.threads;
+  totals.processes++;
+}
+
+/** Whether a row of `/proc/{pid}/stat` is a process that ended. */
+function dead(row: ProcStat): boolean {
+  return row.state === "Z" || row.state === "X";
+}
+
 /** Sum the live rows by process group, keeping only the groups in `wanted`. */
 export function sumByGroup(
   rows: Iterable<ProcStat>,
@@ -32,12 +45,9 @@ export function sumByGroup(
 ): Map<number, GroupTotals> {
   const totals = new Map<number, GroupTotals>();
   for (const row of rows) {
-    if (!wanted.has(row.pgrp) || row.state === "Z" || row.state === "X") continue;
+    if (!wanted.has(row.pgrp) || dead(row)) continue;
     const t = totals.get(row.pgrp) ?? { ticks: 0, rssPages: 0, threads: 0, processes: 0 };
-    t.ticks += row.ticks + row.childTicks;
-    t.rssPages += row.rssPages;
-    t.threads += row.threads;
-    t.processes++;
+    add(t, row);
     totals.set(row.pgrp, t);
   }
   return totals;
@@ -46,8 +56,9 @@ export function sumByGroup(
 /**
  * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs` of
  * each cgroup, `/proc/{pid}/stat` of each member) open between samples, up
- * to a cap: a read of an open file costs a third of an open, read and close. A kept `stat` never follows a reused
- * pid: its read fails once the process is gone. As for groups (see
+ * to a cap: a read of an open file costs a third of an open, read and
+ * close. A kept `stat` never follows a reused pid: its read fails once the
+ * process is gone. As for groups (see
  * `proc_scan.ts`), the members are listed again only when a process was
  * created since (the last pid allocated changed), and every 30th sample.
  * Call {@linkcode CgroupReader.close} to close the files.
@@ -106,12 +117,9 @@ export class CgroupReader {
     for (const pid of members) {
       const bytes = this.#read(`/proc/${pid}/stat`);
       const row = bytes && parseProcStat(bytes);
-      if (!row || row.state === "Z" || row.state === "X") continue;
+      if (!row || dead(row)) continue;
       live.push(pid);
-      totals.ticks += row.ticks + row.childTicks;
-      totals.rssPages += row.rssPages;
-      totals.threads += row.threads;
-      totals.processes++;
+      add(totals, row);
     }
     this.#members.set(path, live);
     return totals.processes === 0 ? undefined : totals;

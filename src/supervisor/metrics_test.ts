@@ -98,15 +98,22 @@ Deno.test({
           "echo $(($1 + $2))'; exec sleep 30",
         true,
       );
-      const reader_ = sleeper.stdout.getReader();
-      const burnt = Number(new TextDecoder().decode((await reader_.read()).value));
-      reader_.releaseLock();
+      const out = sleeper.stdout.getReader();
+      const burnt = Number(new TextDecoder().decode((await out.read()).value));
+      out.releaseLock();
       assert.ok(burnt >= 10, `burnt ${burnt} ticks`);
-      // Once its exec is over, it has resident pages.
+      // Once it is the sleeper, it waited for the child (which may still be exiting before).
       const totals = await waitFor(() => {
+        let comm = "";
+        try {
+          comm = Deno.readTextFileSync(`/proc/${sleeper.pid}/comm`).trim();
+        } catch {
+          // gone: the totals say so
+        }
         const totals = reader.totals(cgroup.path);
-        return totals && totals.rssPages > 0 && totals;
-      }, { message: "the sleeper in the cgroup" });
+        reader.sweep();
+        return comm === "sleep" && totals && totals;
+      }, { message: "the sleeper alone in the cgroup" });
       assert.equal(totals.processes, 1);
       assert.ok(totals.threads >= 1);
       assert.ok(
@@ -130,10 +137,11 @@ Deno.test({
   },
 });
 
-Deno.test("CgroupReader lists the members once, and again when a process was created", () => {
+Deno.test("CgroupReader lists the members once, and again when a process was created", async () => {
   const dir = Deno.makeTempDirSync();
   let lastPid = 100;
   const reader = new CgroupReader(512, () => lastPid);
+  const other = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn();
   try {
     Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n`);
     reader.begin();
@@ -145,7 +153,7 @@ Deno.test("CgroupReader lists the members once, and again when a process was cre
     reader.sweep();
     // A second member, and one that does not exist: with no process created since, the list
     // is not read again; once one was, both are listed, the missing one skipped.
-    Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n${Deno.ppid}\n${2 ** 22 + 1}\n`);
+    Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${Deno.pid}\n${other.pid}\n${2 ** 22 + 1}\n`);
     reader.begin();
     assert.equal(reader.totals(dir)?.processes, 1, "the list kept");
     reader.sweep();
@@ -153,6 +161,8 @@ Deno.test("CgroupReader lists the members once, and again when a process was cre
     reader.begin();
     assert.equal(reader.totals(dir)?.processes, 2, "listed again");
   } finally {
+    other.kill("SIGKILL");
+    await other.status;
     reader.close();
     Deno.removeSync(dir, { recursive: true });
   }
