@@ -1,21 +1,22 @@
 /**
- * Process metrics: the sums over the processes of each service of their
- * `/proc/{pid}/stat` (CPU time, with that of their children that ended and
- * were waited for; resident memory; threads). A service in a cgroup of its
- * own has the members of its cgroup (`cgroup.procs`); other services, their
- * process group, found by one scan of every `/proc/{pid}/stat` per sample,
- * so that the cost does not grow with the number of services times the
- * number of processes. CPU % is the share of one CPU used between two
- * samples (200% = two CPUs busy).
+ * Process metrics: resident memory and threads are the sums over the live
+ * processes of a service of their `/proc/{pid}/stat`. A service in a cgroup
+ * of its own has the members of its cgroup (`cgroup.procs`), and its CPU
+ * time from the cgroup's `cpu.stat` (which counts the members that already
+ * ended). Other services have their process group, found by one scan of
+ * every `/proc/{pid}/stat` per sample, so that the cost does not grow with
+ * the number of services times the number of processes, and the CPU time of
+ * its live members. CPU % is the share of one CPU used between two samples
+ * (200% = two CPUs busy).
  *
  * @module
  */
-import { CLOCK_TICKS, parseProcStat, type ProcStat, readProcStat } from "./proc_stat.ts";
+import { CLOCK_TICKS, isDead, parseProcStat, type ProcStat, readProcStat } from "./proc_stat.ts";
 import { ProcScanner, readLastPid } from "./proc_scan.ts";
 
 /** Totals of one process group at one instant. */
 export interface GroupTotals {
-  /** CPU time of the live members and of the children they waited for, in clock ticks. */
+  /** CPU time of the live members (of all that ran, for a cgroup), in clock ticks. */
   ticks: number;
   /** Resident pages of the live members. */
   rssPages: number;
@@ -27,15 +28,10 @@ export interface GroupTotals {
 
 /** Add a live process to `totals`. */
 function add(totals: GroupTotals, row: ProcStat): void {
-  totals.ticks += row.ticks + row.childTicks;
+  totals.ticks += row.ticks;
   totals.rssPages += row.rssPages;
   totals.threads += row.threads;
   totals.processes++;
-}
-
-/** Whether a row of `/proc/{pid}/stat` is a process that ended. */
-function dead(row: ProcStat): boolean {
-  return row.state === "Z" || row.state === "X";
 }
 
 /** Sum the live rows by process group, keeping only the groups in `wanted`. */
@@ -45,7 +41,7 @@ export function sumByGroup(
 ): Map<number, GroupTotals> {
   const totals = new Map<number, GroupTotals>();
   for (const row of rows) {
-    if (!wanted.has(row.pgrp) || dead(row)) continue;
+    if (!wanted.has(row.pgrp) || isDead(row)) continue;
     const t = totals.get(row.pgrp) ?? { ticks: 0, rssPages: 0, threads: 0, processes: 0 };
     add(t, row);
     totals.set(row.pgrp, t);
@@ -54,10 +50,10 @@ export function sumByGroup(
 }
 
 /**
- * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs` of
- * each cgroup, `/proc/{pid}/stat` of each member) open between samples, up
- * to a cap: a read of an open file costs a third of an open, read and
- * close. A kept `stat` never follows a reused pid: its read fails once the
+ * Reads the totals of cgroups, keeping the files it reads (`cgroup.procs`
+ * and `cpu.stat` of each cgroup, `/proc/{pid}/stat` of each member) open
+ * between samples, up to a cap: a read of an open file costs a third of an
+ * open, read and close. A kept `stat` never follows a reused pid: its read fails once the
  * process is gone. As for groups (see
  * `proc_scan.ts`), the members are listed again only when a process was
  * created since (the last pid allocated changed), and every 30th sample.
@@ -101,7 +97,9 @@ export class CgroupReader {
 
   /**
    * Totals of the members of cgroup `path` at one instant (as
-   * {@linkcode sumByGroup} for a group). Undefined when it has no member.
+   * {@linkcode sumByGroup} for a group), but the CPU time of everything that
+   * ran in it since it was made (`cpu.stat`, in clock ticks). Undefined when
+   * it has no member.
    */
   totals(path: string): GroupTotals | undefined {
     this.#usedCgroups.add(path);
@@ -117,12 +115,15 @@ export class CgroupReader {
     for (const pid of members) {
       const bytes = this.#read(`/proc/${pid}/stat`);
       const row = bytes && parseProcStat(bytes);
-      if (!row || dead(row)) continue;
+      if (!row || isDead(row)) continue;
       live.push(pid);
       add(totals, row);
     }
     this.#members.set(path, live);
-    return totals.processes === 0 ? undefined : totals;
+    if (totals.processes === 0) return undefined;
+    const usec = /^usage_usec (\d+)$/m.exec(this.#text(`${path}/cpu.stat`) ?? "")?.[1];
+    if (usec) totals.ticks = Number(usec) / 1e6 * CLOCK_TICKS;
+    return totals;
   }
 
   /** After a sample: close the files that were not read. */
@@ -209,8 +210,8 @@ export interface GroupMetrics {
 
 /** State kept between two samples of one group. */
 export interface GroupSample {
-  /** Pid of the service's process (its group id; in a cgroup, the run's). */
-  pgid: number;
+  /** Group id (pid of the service's process), or the directory of its cgroup. */
+  pgid: number | string;
   /** When the sample was taken, ms. */
   atMs: number;
   /** Ticks at that time. */
@@ -221,13 +222,13 @@ export interface GroupSample {
 
 /**
  * Metrics of a group from its previous sample (same pgid) and its totals
- * now. Ticks of members that ended in between without being waited for by
- * another member are lost, so a drop is counted as no time rather than
- * negative time.
+ * now. Ticks of members that ended in between are lost, so a drop is
+ * counted as no time rather than negative time. A cgroup (`pgid` its
+ * directory) counts every process that ran in it, across runs.
  */
 export function nextSample(
   previous: GroupSample | undefined,
-  pgid: number,
+  pgid: number | string,
   totals: GroupTotals,
   atMs: number,
   pageSize: number,
@@ -421,14 +422,15 @@ export class MetricsSampler {
       const previous = this.#samples.get(target.name);
       if (target.pid === null || group === undefined) {
         if (previous) this.#cpuSeconds.set(target.name, previous.metrics.cpuSeconds);
-        this.#samples.delete(target.name);
+        // A cgroup's CPU time goes on across runs: its last sample is the next one's base.
+        if (typeof previous?.pgid !== "string") this.#samples.delete(target.name);
         this.#over.delete(target.name);
         target.metrics = undefined;
         this.#options.onSample?.(target.name, undefined, nowMs);
         continue;
       }
       const carried = previous?.metrics.cpuSeconds ?? this.#cpuSeconds.get(target.name) ?? 0;
-      const next = nextSample(previous, target.pid, group, nowMs, size, carried);
+      const next = nextSample(previous, target.cgroup ?? target.pid, group, nowMs, size, carried);
       this.#samples.set(target.name, next);
       target.metrics = next.metrics;
       this.#options.onSample?.(target.name, next.metrics, nowMs);

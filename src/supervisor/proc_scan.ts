@@ -29,6 +29,8 @@
  *
  * @module
  */
+import { isDead } from "./proc_stat.ts";
+
 /** Options of a {@linkcode ProcScanner}. */
 export interface ProcScannerOptions {
   /**
@@ -324,11 +326,6 @@ function inodeOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Whether a row is of a dead process (a zombie). */
-function isDead(row: { state: string }): boolean {
-  return row.state === "Z" || row.state === "X";
 }
 
 function sameSet(a: ReadonlySet<number>, b: ReadonlySet<number>): boolean {

@@ -23,8 +23,6 @@ export interface ProcStat {
   session: number;
   /** User plus system time, in clock ticks (14 + 15). */
   ticks: number;
-  /** User plus system time of its children that ended and were waited for, in clock ticks (16 + 17). */
-  childTicks: number;
   /** Number of threads (20). */
   threads: number;
   /** Start time in clock ticks since boot (22): with the pid, identifies one process. */
@@ -53,15 +51,18 @@ export function parseProcStat(input: Uint8Array | string): ProcStat | undefined 
     pgrp: Number(f[2]),
     session: Number(f[3]),
     ticks: Number(f[11]) + Number(f[12]),
-    childTicks: Number(f[13]) + Number(f[14]),
     threads: Number(f[17]),
     startTime: Number(f[19]),
     rssPages: Number(f[21]),
   };
-  return Number.isFinite(stat.rssPages) && Number.isFinite(stat.ticks) &&
-      Number.isFinite(stat.childTicks) && Number.isFinite(stat.pgrp)
+  return Number.isFinite(stat.rssPages) && Number.isFinite(stat.ticks) && Number.isFinite(stat.pgrp)
     ? stat
     : undefined;
+}
+
+/** Whether a row is of a process that ended (a zombie, or one being torn down). */
+export function isDead(row: { state: string }): boolean {
+  return row.state === "Z" || row.state === "X";
 }
 
 /** Read `/proc/{pid}/stat`; undefined when the process does not exist. */

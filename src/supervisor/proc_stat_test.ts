@@ -12,7 +12,6 @@ Deno.test("parseProcStat() reads every field it names past a command with spaces
     pgrp: 4242,
     session: 4243,
     ticks: 200,
-    childTicks: 10,
     threads: 3,
     startTime: 12345,
     rssPages: 256,

@@ -28,7 +28,7 @@
  *
  * @module
  */
-import { readProcStat } from "./proc_stat.ts";
+import { isDead, readProcStat } from "./proc_stat.ts";
 import { errorText } from "../errors.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -171,7 +171,7 @@ export function withDescendants(roots: Iterable<number>): number[] {
     if (seen.has(pid)) continue;
     seen.add(pid);
     const stat = readProcStat(pid);
-    if (!stat || stat.state === "Z" || stat.state === "X") continue;
+    if (!stat || isDead(stat)) continue;
     found.push(pid);
     queue.push(...childrenOf(pid));
   }
@@ -236,7 +236,7 @@ export async function findLeftovers(queries: readonly LeftoverQuery[]): Promise<
       const pid = Number(entry.name);
       if (!Number.isInteger(pid) || pid === Deno.pid || pid === 2) continue;
       const stat = readProcStat(pid);
-      if (!stat || stat.state === "Z" || stat.state === "X" || stat.ppid === 2) continue;
+      if (!stat || isDead(stat) || stat.ppid === 2) continue;
       let pipes: Set<string> | undefined;
       for (const [i, query] of queries.entries()) {
         if (stat.startTime < (query.startedAtOrAfter ?? 0)) continue;
@@ -390,7 +390,7 @@ export class Orphans {
           present.add(pid);
           continue;
         }
-        if (stat.state === "Z" || stat.state === "X") {
+        if (isDead(stat)) {
           reap(pid);
           continue;
         }
