@@ -237,6 +237,10 @@ export function tcpGate(port: number): TcpGate {
         end(conn);
         continue;
       }
+      if (!isOpen) {
+        end(conn, upstream); // closed while connecting
+        continue;
+      }
       conns.add(conn).add(upstream);
       void conn.readable.pipeTo(upstream.writable).catch(() => {}).finally(() =>
         end(conn, upstream)

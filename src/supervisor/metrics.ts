@@ -451,7 +451,10 @@ export class MetricsSampler {
         }
       }
     }
-    for (const name of this.#samples.keys()) if (!seen.has(name)) this.#samples.delete(name);
+    // What is kept of services removed from the registry.
+    for (const kept of [this.#samples, this.#cpuSeconds, this.#over]) {
+      for (const name of kept.keys()) if (!seen.has(name)) kept.delete(name);
+    }
     this.#cgroups.sweep();
     this.#self.sample(nowMs);
     this.#lastCostMs = performance.now() - started;
