@@ -143,8 +143,9 @@ Deno.test("ProcScanner.scan() finds a member forked between two scans at the nex
 Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a session leader", async () => {
   // With job control, the background sleep gets a group of its own inside the bash session.
   const child = spawnGroup("set -m; sleep 60 & echo $!; wait", "bash");
+  let sleepPid = 0;
   try {
-    const sleepPid = Number(await firstLine(child));
+    sleepPid = Number(await firstLine(child));
     assert.ok(sleepPid > 0 && sleepPid !== child.pid);
     // The same last pid throughout: the first scan lists /proc, the others re-read kept files.
     const scanner = new ProcScanner(parseProcStat, { lastPid: () => 1 });
@@ -158,6 +159,14 @@ Deno.test("ProcScanner.scan() reads the session of a group whose leader is not a
     assert.equal(scanner.listings, 1);
     scanner.close();
   } finally {
+    // The sleep's group is not bash's: it is ended on its own.
+    if (sleepPid > 0) {
+      try {
+        Deno.kill(-sleepPid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
     await end(child);
   }
 });
