@@ -47,7 +47,7 @@ import {
   withDescendants,
 } from "./reaper.ts";
 import { delay, groupAlive, signalChild, signalGroup } from "./process.ts";
-import { bootTicks, CLOCK_TICKS, readProcStat } from "./proc_stat.ts";
+import { bootTicks, CLOCK_TICKS, isDead, readProcStat } from "./proc_stat.ts";
 import { errorText } from "../errors.ts";
 
 /** How long to wait for processes to vanish after SIGKILL. */
@@ -400,7 +400,7 @@ class GroupRun implements RunScope {
     let ended = false;
     for (const [pid, startTime] of this.#escapees) {
       const stat = readProcStat(pid);
-      if (stat && stat.state !== "Z" && stat.startTime === startTime) continue;
+      if (stat && !isDead(stat) && stat.startTime === startTime) continue;
       this.#escapees.delete(pid);
       this.#watchdog?.remove(`${pid}:${startTime}`);
       ended = true;
@@ -658,7 +658,7 @@ export async function leftoversOf(
     // Recorded escapees that still run (same pid, same start time).
     const escaped = (record.escapees ?? []).filter(({ pid, start_time }) => {
       const stat = readProcStat(pid);
-      return stat && stat.state !== "Z" && stat.startTime === start_time;
+      return stat && !isDead(stat) && stat.startTime === start_time;
     }).map(({ pid }) => pid);
     const pids = [...new Set([...found[i]!, ...escaped])];
     if (pids.length > 0) result[index] = processLeftovers(pids, query);
@@ -708,7 +708,7 @@ function processLeftovers(pids: number[], query: LeftoverQuery): Leftovers {
   const left = (list: readonly number[]) =>
     list.filter((pid) => {
       const stat = readProcStat(pid);
-      return stat && stat.state !== "Z" && stat.startTime >= startTime;
+      return stat && !isDead(stat) && stat.startTime >= startTime;
     });
   return {
     pids,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readProcStat } from "./proc_stat.ts";
+import { isDead, readProcStat } from "./proc_stat.ts";
 
 /** Send `signal` to every process of group `pgid`; false when the group is gone. */
 export function signalGroup(pgid: number, signal: Deno.Signal): boolean {
@@ -46,8 +46,7 @@ export function groupMembers(pgid: number, startedAtOrAfter = 0): number[] {
     if (!Number.isInteger(pid)) continue;
     const stat = readProcStat(pid);
     if (
-      stat && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X" &&
-      stat.startTime >= startedAtOrAfter
+      stat && stat.pgrp === pgid && !isDead(stat) && stat.startTime >= startedAtOrAfter
     ) {
       members.push(pid);
     }
