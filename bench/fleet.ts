@@ -49,6 +49,7 @@ import {
   writeRegistry,
 } from "../tests/harness.ts";
 import { startNatsServer } from "../tests/nats_harness.ts";
+import { median } from "./stats.ts";
 
 const SERVICES_PER_NODE = 5;
 const CONNECTIONS = 10;
@@ -166,9 +167,7 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 function stats(ms: number[]): string {
-  const sorted = [...ms].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return `median ${median.toFixed(0)} ms, worst ${sorted[sorted.length - 1]!.toFixed(0)} ms`;
+  return `median ${median(ms).toFixed(0)} ms, worst ${Math.max(...ms).toFixed(0)} ms`;
 }
 
 function cli(args: string[]): Deno.Command {

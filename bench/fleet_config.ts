@@ -44,6 +44,7 @@ import { VERSION } from "../src/version.ts";
 import { MAIN, removeDir, tempDir, waitFor } from "../tests/harness.ts";
 import { startNatsServer } from "../tests/nats_harness.ts";
 import { FakeConfigTarget } from "../tests/fleet_fake.ts";
+import { median } from "./stats.ts";
 
 const CONNECTIONS = 10;
 const PREFIX = "edgevisor";
@@ -93,9 +94,7 @@ async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
 }
 
 function stats(ms: number[]): string {
-  const sorted = [...ms].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return `median ${median.toFixed(0)} ms, worst ${sorted.at(-1)!.toFixed(0)} ms (${
+  return `median ${median(ms).toFixed(0)} ms, worst ${Math.max(...ms).toFixed(0)} ms (${
     ms.map((m) => m.toFixed(0)).join(", ")
   })`;
 }

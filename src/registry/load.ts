@@ -15,7 +15,7 @@
  * @module
  */
 import { dirname, isAbsolute, resolve } from "../path.ts";
-import { RegistryError, type RegistryProblem } from "../errors.ts";
+import { errorText, RegistryError, type RegistryProblem } from "../errors.ts";
 import { omegaosWarnings, usesOmegaosConvention } from "./checks.ts";
 import { checkDependencies } from "./dependencies.ts";
 import { expandVariables, type VariableLookup } from "./expand.ts";
@@ -281,8 +281,7 @@ export function warningLines(registry: Pick<Registry, "source" | "warnings">): s
 
 function readErrorMessage(error: unknown): string {
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory, not a file";
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/\s*\(os error \d+\)[\s\S]*$/, "");
+  return errorText(error);
 }
 
 /** Outcome of {@link checkDefaults}. */

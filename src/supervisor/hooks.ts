@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { errorText } from "../errors.ts";
 import type { ServiceSpec } from "../registry/schema.ts";
 import { type SessionLaunch, sessionLaunch } from "./guards.ts";
 import { delay, signalChild, signalGroup } from "./process.ts";
@@ -73,14 +74,13 @@ export async function runHook(
     }).spawn();
     release = launch.spawned?.(child.pid);
   } catch (err) {
-    const text = err instanceof Error ? err.message.replace(/\s*\(os error \d+\)/, "") : "";
     return {
       ok: false,
       code: null,
       signal: null,
       timedOut: false,
       output: "",
-      summary: `cannot run ${JSON.stringify(hook.cmd)}: ${text}`,
+      summary: `cannot run ${JSON.stringify(hook.cmd)}: ${errorText(err)}`,
     };
   }
   let timedOut = false;

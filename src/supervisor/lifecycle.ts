@@ -157,6 +157,11 @@ export type Effect =
   /** `on_exit: "shutdown_everything"`: stop the orchestrator. */
   | { type: "shutdown_everything"; reason: string };
 
+/** The reason of a service whose `pre_start` hook failed (`summary`: how it ended). */
+export function preStartFailure(summary: string): string {
+  return `pre_start hook failed (${summary})`;
+}
+
 /** The result of one {@linkcode step}. */
 export interface Step {
   /** The lifecycle after the event. */
@@ -285,7 +290,7 @@ class Stepper {
         if (life.phase !== "pre_start") return; // aborted meanwhile
         if (event.ok) return this.launch();
         this.set({ phase: "idle" });
-        this.go("failed", `pre_start hook failed (${event.summary})`);
+        this.go("failed", preStartFailure(event.summary));
         return;
       case "spawned":
         if (life.phase !== "spawning") return;

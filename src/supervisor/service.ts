@@ -40,6 +40,7 @@ import {
   type LifeConfig,
   type LifeEvent,
   NEW_LIFE,
+  preStartFailure,
   step,
 } from "./lifecycle.ts";
 import { type ExitStatus, restartConfig } from "./policy.ts";
@@ -698,7 +699,7 @@ export class Service {
       summary: result.summary,
     });
     if (result.ok) return launched;
-    return fails ? new SpawnError(`pre_start hook failed (${result.summary})`) : undefined;
+    return fails ? new SpawnError(preStartFailure(result.summary)) : undefined;
   }
 
   /** Adapt a launch so that the process runs in the service's cgroup (when cgroups are used). */
